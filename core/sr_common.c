@@ -1,0 +1,88 @@
+/* sr_common.c - error messages, logging and assertions shared by all modules. */
+#include "sr_common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char sr_last_msg[1024];
+
+static const char *const sr_err_names[] = {
+    [SR_OK] = "ok",
+    [SR_ERR_NOMEM] = "nomem",
+    [SR_ERR_IO] = "io",
+    [SR_ERR_ARG] = "arg",
+    [SR_ERR_COLUMN] = "column",
+    [SR_ERR_FORMAT] = "format",
+    [SR_ERR_CORRUPT] = "corrupt",
+    [SR_ERR_VERSION] = "version",
+    [SR_ERR_EMPTY] = "empty",
+    [SR_ERR_REJECTS] = "rejects",
+    [SR_ERR_LIMIT] = "limit",
+    [SR_ERR_NOTFOUND] = "notfound",
+    [SR_ERR_EXISTS] = "exists",
+    [SR_ERR_CANCELLED] = "cancelled",
+    [SR_ERR_INTERNAL] = "internal",
+};
+
+const char *sr_err_name(sr_err e)
+{
+    if ((unsigned)e < SR_COUNTOF(sr_err_names) && sr_err_names[e])
+        return sr_err_names[e];
+    return "unknown";
+}
+
+sr_err sr_errorf(sr_err e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sr_last_msg, sizeof sr_last_msg, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+const char *sr_errmsg(void)
+{
+    return sr_last_msg;
+}
+
+bool sr_str_eq(sr_str a, sr_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+bool sr_str_eqc(sr_str a, const char *c)
+{
+    size_t n = strlen(c);
+    return a.len == n && (n == 0 || memcmp(a.ptr, c, n) == 0);
+}
+
+static sr_log_fn sr_log_handler;
+static void *sr_log_ud;
+
+void sr_log_set_handler(sr_log_fn fn, void *ud)
+{
+    sr_log_handler = fn;
+    sr_log_ud = ud;
+}
+
+void sr_log(sr_log_level level, const char *fmt, ...)
+{
+    if (!sr_log_handler)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sr_log_handler(sr_log_ud, level, buf);
+}
+
+void sr_assert_fail(const char *expr, const char *file, int line)
+{
+    /* The one place core/ writes to stderr: a broken invariant is a bug and
+     * the process cannot continue safely. */
+    fprintf(stderr, "seqrec: assertion failed: %s (%s:%d)\n", expr, file, line);
+    abort();
+}

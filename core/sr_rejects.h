@@ -1,0 +1,35 @@
+/* sr_rejects.h - the rejects file: every malformed input row, with file, line
+ * number and reason, so nothing is lost silently.
+ *
+ * Format (TSV, one row per rejected input row):
+ *   file <TAB> line <TAB> reason <TAB> raw row (tabs/newlines escaped as \t \n)
+ * Written to "<path>.tmp" and renamed to <path> by sr_rejects_close().
+ */
+#ifndef SR_REJECTS_H
+#define SR_REJECTS_H
+
+#include "sr_common.h"
+
+typedef struct sr_rejects sr_rejects;
+
+/* path NULL: count only, write nothing (used by tests and dry runs). */
+sr_err sr_rejects_open(const char *path, sr_rejects **out);
+
+/* Record one rejected row. Thread-safe (a mutex guards the file). Write
+ * errors are remembered and reported by sr_rejects_close(). */
+void sr_rejects_add(sr_rejects *r, const char *file, uint64_t line,
+                    const char *reason, const char *raw, size_t raw_len);
+
+uint64_t sr_rejects_count(const sr_rejects *r);
+
+/* Up to `cap` (reason, count) pairs, most frequent first; returns how many. */
+size_t sr_rejects_summary(const sr_rejects *r, const char **reasons,
+                          uint64_t *counts, size_t cap);
+
+/* Flush, fsync and rename to the final path. NULL-safe; sets *r = NULL. */
+sr_err sr_rejects_close(sr_rejects **r);
+
+/* Discard: remove the temporary file. NULL-safe; sets *r = NULL. */
+void sr_rejects_abort(sr_rejects **r);
+
+#endif /* SR_REJECTS_H */

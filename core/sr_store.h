@@ -1,0 +1,121 @@
+/* sr_store.h - the session store: a versioned, checksummed binary file that
+ * holds a dataset's vocabulary and sessions as CSR arrays, read by mmap.
+ * Byte layout: docs/data.md, "Session store format".
+ *
+ * Writing streams: sessions are appended to per-array spool files and the
+ * final file is assembled by sr_store_writer_finish() under "<path>.tmp",
+ * fsynced and renamed, so a reader never sees a half-written store.
+ * Opening checks magic, version, byte order, every size and offset against
+ * the file length, and the xxh64 checksum of the payload; a truncated or
+ * corrupted file is refused (SR_ERR_CORRUPT / SR_ERR_VERSION), never half-read.
+ */
+#ifndef SR_STORE_H
+#define SR_STORE_H
+
+#include "sr_common.h"
+#include "sr_play.h"
+
+#define SR_STORE_VERSION 1u
+#define SR_TRACK_UNSEEN INT32_C(-1) /* temporal split: track not in the training vocabulary */
+
+typedef enum sr_split_kind {
+    SR_SPLIT_KIND_LEAVE_LAST = 0, /* SPEC.md 5: every session in all three parts */
+    SR_SPLIT_KIND_TEMPORAL        /* whole sessions by start time */
+} sr_split_kind;
+
+/* session_split[] values */
+enum {
+    SR_SPLIT_TRAIN = 0,
+    SR_SPLIT_VALID = 1,
+    SR_SPLIT_TEST = 2,
+    SR_SPLIT_ALL = 3  /* leave-last: train x1..x_{n-2}, valid x_{n-1}, test x_n */
+};
+
+typedef enum sr_source_format {
+    SR_SOURCE_FORMAT_MSSD = 0,
+    SR_SOURCE_FORMAT_EVENTS,
+    SR_SOURCE_FORMAT_SYNTH
+} sr_source_format;
+
+/* What ingestion kept and what each filter removed. Stored in the file as a
+ * name/value table so fields can be added without a new version. */
+typedef struct sr_store_stats {
+    uint64_t input_files, input_bytes, input_rows, rejected_rows;
+    uint64_t sessions_read, plays_read;
+    uint64_t removed_short_sessions;      /* below min_session_len */
+    uint64_t removed_noskip_sessions;     /* only_with_skip filter */
+    uint64_t removed_rare_track_plays;    /* min_track_count filter */
+    uint64_t truncated_plays;             /* beyond a maximum session length */
+    uint64_t sessions, interactions, tracks, skipped;
+    double skip_rate;                     /* skipped / interactions */
+    uint64_t train_sessions, valid_sessions, test_sessions;
+    uint64_t train_interactions, valid_interactions, test_interactions;
+    uint64_t unseen_tracks, unseen_plays; /* temporal: valid/test plays of tracks unseen in training */
+} sr_store_stats;
+
+/* Visit each stats field by name (for printing and the wire). */
+typedef void (*sr_store_stats_visit_fn)(void *ud, const char *name, bool is_real,
+                                        uint64_t u, double f);
+void sr_store_stats_visit(const sr_store_stats *s, sr_store_stats_visit_fn fn, void *ud);
+
+typedef struct sr_store_meta {
+    sr_split_kind split;
+    sr_skip_rule skip_rule;
+    sr_source_format source;
+    int64_t created;      /* unix seconds */
+    char name[64];        /* dataset name, NUL-terminated */
+} sr_store_meta;
+
+/* ---- writing ------------------------------------------------------------ */
+typedef struct sr_store_writer sr_store_writer;
+
+/* Spools go to "<path>.spool.*" beside the final file. */
+sr_err sr_store_writer_open(const char *path, const sr_store_meta *meta,
+                            sr_store_writer **out);
+
+/* Append one session. track[n] holds dense indices < n_tracks given at finish
+ * time, or SR_TRACK_UNSEEN. */
+sr_err sr_store_writer_add(sr_store_writer *w, uint8_t split, int64_t start,
+                           uint32_t n, const int32_t *track, const uint8_t *feedback,
+                           const uint16_t *position, const int64_t *time,
+                           const uint32_t *context);
+
+/* Assemble the file: vocabulary ids (ids[i] for track i), per-track play and
+ * skip counts [n_tracks], and stats. Frees the writer (*w = NULL) either way;
+ * on failure no file is left at path. */
+sr_err sr_store_writer_finish(sr_store_writer **w, uint32_t n_tracks,
+                              const sr_str *ids, const uint32_t *plays,
+                              const uint32_t *skips, const sr_store_stats *stats);
+
+/* Give up: remove spools and temporary files. NULL-safe. */
+void sr_store_writer_abort(sr_store_writer **w);
+
+/* ---- reading ------------------------------------------------------------ */
+typedef struct sr_store {
+    sr_store_meta meta;
+    sr_store_stats stats;
+    uint64_t n_sessions, n_plays;
+    uint32_t n_tracks;
+    const uint64_t *session_offsets; /* [n_sessions + 1], plays of s: [off[s], off[s+1]) */
+    const uint8_t *session_split;    /* [n_sessions] SR_SPLIT_* */
+    const int64_t *session_start;    /* [n_sessions] unix seconds */
+    const int32_t *play_track;       /* [n_plays] dense index or SR_TRACK_UNSEEN */
+    const uint8_t *play_feedback;    /* [n_plays] SR_FB_* */
+    const uint16_t *play_position;   /* [n_plays] */
+    const int64_t *play_time;        /* [n_plays] */
+    const uint32_t *play_context;    /* [n_plays] packed, sr_play.h */
+    const uint32_t *track_plays;     /* [n_tracks] */
+    const uint32_t *track_skips;     /* [n_tracks] */
+    const uint64_t *track_id_offsets;/* [n_tracks + 1] into track_id_bytes */
+    const char *track_id_bytes;
+    /* private */
+    void *map_;
+    size_t map_len_;
+} sr_store;
+
+/* Map and verify a store. */
+sr_err sr_store_open(const char *path, sr_store **out);
+void sr_store_close(sr_store **s);
+sr_str sr_store_track_id(const sr_store *s, int32_t track);
+
+#endif /* SR_STORE_H */

@@ -1,0 +1,3 @@
+/* replaced by the daemon modules */
+int srd_placeholder(void);
+int srd_placeholder(void) { return 0; }
