@@ -29,7 +29,7 @@ typedef struct sr_ingest_opts {
     double valid_frac, test_frac;     /* temporal: fractions of sessions by start time (0.1, 0.1) */
     const char *name;                 /* dataset name recorded in the store */
     int threads;                      /* files parsed in parallel; 0 = all cores */
-    sr_progress_fn progress;          /* may be NULL */
+    sr_progress_fn progress;          /* may be NULL; called from reader threads concurrently */
     void *progress_ud;
 } sr_ingest_opts;
 

@@ -1,0 +1,114 @@
+/* sr_play.c - skip rules and the code tables of the packed play context.
+ *
+ * The tables are part of the store format (docs/data.md): codes are stored
+ * in sessions, so entries may be appended but never reordered.
+ */
+#include "sr_play.h"
+
+#include <string.h>
+
+static const char *const sr_skip_rule_names[] = {
+    [SR_SKIP_RULE_SKIP_1] = "skip_1",
+    [SR_SKIP_RULE_SKIP_2] = "skip_2",
+    [SR_SKIP_RULE_SKIP_3] = "skip_3",
+    [SR_SKIP_RULE_NOT_SKIPPED] = "not_skipped",
+};
+
+sr_err sr_skip_rule_parse(sr_str s, sr_skip_rule *out)
+{
+    for (size_t i = 0; i < SR_COUNTOF(sr_skip_rule_names); i++) {
+        if (sr_str_eqc(s, sr_skip_rule_names[i])) {
+            *out = (sr_skip_rule)i;
+            return SR_OK;
+        }
+    }
+    int shown = s.len > 64 ? 64 : (int)s.len;
+    return sr_errorf(SR_ERR_ARG,
+                     "unknown skip rule \"%.*s\" (expected skip_1, skip_2, skip_3 or not_skipped)",
+                     shown, s.ptr ? s.ptr : "");
+}
+
+const char *sr_skip_rule_name(sr_skip_rule r)
+{
+    if ((unsigned)r < SR_COUNTOF(sr_skip_rule_names))
+        return sr_skip_rule_names[r];
+    return "unknown";
+}
+
+bool sr_skip_rule_apply(sr_skip_rule r, uint8_t fb)
+{
+    switch (r) {
+    case SR_SKIP_RULE_SKIP_1:
+        return (fb & SR_FB_SKIP_1) != 0;
+    case SR_SKIP_RULE_SKIP_2:
+        return (fb & SR_FB_SKIP_2) != 0;
+    case SR_SKIP_RULE_SKIP_3:
+        return (fb & SR_FB_SKIP_3) != 0;
+    case SR_SKIP_RULE_NOT_SKIPPED:
+        return (fb & SR_FB_NOT_SKIPPED) == 0;
+    }
+    return false;
+}
+
+/* MSSD's context_type values. */
+static const char *const sr_ctx_type_names[SR_CTX_TYPE_COUNT] = {
+    [SR_CTX_TYPE_UNKNOWN] = "unknown",
+    [SR_CTX_TYPE_EDITORIAL_PLAYLIST] = "editorial_playlist",
+    [SR_CTX_TYPE_USER_COLLECTION] = "user_collection",
+    [SR_CTX_TYPE_CATALOG] = "catalog",
+    [SR_CTX_TYPE_RADIO] = "radio",
+    [SR_CTX_TYPE_PERSONALIZED_PLAYLIST] = "personalized_playlist",
+    [SR_CTX_TYPE_CHARTS] = "charts",
+};
+
+/* MSSD's hist_user_behavior_reason_start / _end values. */
+static const char *const sr_reason_names[SR_REASON_COUNT] = {
+    [SR_REASON_UNKNOWN] = "unknown",
+    [SR_REASON_TRACKDONE] = "trackdone",
+    [SR_REASON_FWDBTN] = "fwdbtn",
+    [SR_REASON_BACKBTN] = "backbtn",
+    [SR_REASON_CLICKROW] = "clickrow",
+    [SR_REASON_PLAYBTN] = "playbtn",
+    [SR_REASON_APPLOAD] = "appload",
+    [SR_REASON_TRACKERROR] = "trackerror",
+    [SR_REASON_REMOTE] = "remote",
+    [SR_REASON_ENDPLAY] = "endplay",
+    [SR_REASON_LOGOUT] = "logout",
+    [SR_REASON_POPUP] = "popup",
+    [SR_REASON_URIOPEN] = "uriopen",
+    [SR_REASON_CLICKSIDE] = "clickside",
+};
+
+/* Linear scan: the MSSD reader calls this three times per row, and a length
+ * plus first-byte check rejects almost every entry without a memcmp. */
+static uint32_t sr_table_code(const char *const *names, uint32_t n, sr_str s)
+{
+    if (s.len == 0)
+        return 0;
+    for (uint32_t i = 1; i < n; i++) {
+        const char *nm = names[i];
+        if (nm[0] == s.ptr[0] && strlen(nm) == s.len && memcmp(nm, s.ptr, s.len) == 0)
+            return i;
+    }
+    return 0;
+}
+
+uint32_t sr_ctx_type_code(sr_str name)
+{
+    return sr_table_code(sr_ctx_type_names, SR_CTX_TYPE_COUNT, name);
+}
+
+const char *sr_ctx_type_name(uint32_t code)
+{
+    return code < SR_CTX_TYPE_COUNT ? sr_ctx_type_names[code] : "unknown";
+}
+
+uint32_t sr_reason_code(sr_str name)
+{
+    return sr_table_code(sr_reason_names, SR_REASON_COUNT, name);
+}
+
+const char *sr_reason_name(uint32_t code)
+{
+    return code < SR_REASON_COUNT ? sr_reason_names[code] : "unknown";
+}

@@ -1,0 +1,264 @@
+/* srd_config.c - table-driven settings (see srd_config.h). Defaults are
+ * strings parsed by the same setter as user input, so a default can never be
+ * out of its own range. */
+#include "srd_config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srd_log.h"
+
+typedef enum srd_opt_type {
+    SRD_OPT_TYPE_STR = 0,
+    SRD_OPT_TYPE_INT,
+    SRD_OPT_TYPE_BOOL,
+    SRD_OPT_TYPE_LOGLEVEL
+} srd_opt_type;
+
+typedef struct srd_opt {
+    const char *key;
+    srd_opt_type type;
+    size_t offset;
+    size_t size;      /* STR: buffer size */
+    int64_t min, max; /* INT */
+    const char *def;
+    const char *arg;  /* placeholder in the help */
+    const char *help;
+} srd_opt;
+
+#define SRD_OPT_STR(k, field, d, a, h) \
+    { k, SRD_OPT_TYPE_STR, offsetof(srd_config, field), \
+      sizeof(((srd_config *)0)->field), 0, 0, d, a, h }
+#define SRD_OPT_INT(k, field, lo, hi, d, a, h) \
+    { k, SRD_OPT_TYPE_INT, offsetof(srd_config, field), 0, lo, hi, d, a, h }
+
+static const srd_opt srd_opts[] = {
+    SRD_OPT_STR("endpoint", endpoint, SRD_DEFAULT_ENDPOINT, "ENDPOINT",
+                "ZeroMQ endpoint to bind: ipc://PATH or tcp://127.0.0.1:PORT"),
+    SRD_OPT_STR("data_root", data_root, "", "DIR",
+                "directory that request paths (synth output, ingest input) must stay inside (required)"),
+    SRD_OPT_STR("state_dir", state_dir, "/var/lib/seqrec", "DIR",
+                "where datasets are stored (<state_dir>/datasets/<name>.store)"),
+    SRD_OPT_INT("threads", threads, 1, 64, "2", "N",
+                "worker threads for long requests; when all are busy, requests get 429 busy"),
+    SRD_OPT_INT("max_msg_bytes", max_msg_bytes, 1024, INT64_C(1) << 30, "1048576", "N",
+                "largest request frame; ZeroMQ silently drops a peer that sends more"),
+    SRD_OPT_INT("max_synth_sessions", max_synth_sessions, 1, INT64_C(1000000000), "10000000", "N",
+                "largest synth request (sessions); larger ones get 413"),
+    SRD_OPT_INT("ingest_threads", ingest_threads, 0, 256, "0", "N",
+                "input files parsed in parallel by one ingest (0 = all cores)"),
+    { "log_level", SRD_OPT_TYPE_LOGLEVEL, offsetof(srd_config, log_level), 0, 0, 0, "info",
+      "LEVEL", "debug, info, warn or error" },
+    { "allow_remote", SRD_OPT_TYPE_BOOL, offsetof(srd_config, allow_remote), 0, 0, 0, "no",
+      NULL, "allow binding tcp:// on non-loopback addresses. The protocol has no authentication: "
+            "anyone who can connect can write files under the data root and stop the daemon" },
+};
+
+static const srd_opt *srd_opt_find(const char *key)
+{
+    for (size_t i = 0; i < SR_COUNTOF(srd_opts); i++)
+        if (strcmp(srd_opts[i].key, key) == 0)
+            return &srd_opts[i];
+    return NULL;
+}
+
+bool srd_config_has_key(const char *key, bool *is_flag)
+{
+    const srd_opt *o = srd_opt_find(key);
+    if (o && is_flag)
+        *is_flag = o->type == SRD_OPT_TYPE_BOOL;
+    return o != NULL;
+}
+
+static sr_err srd_parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = { "yes", "true", "on", "1" };
+    static const char *const no[] = { "no", "false", "off", "0" };
+    for (size_t i = 0; i < SR_COUNTOF(yes); i++) {
+        if (strcmp(v, yes[i]) == 0) {
+            *out = true;
+            return SR_OK;
+        }
+        if (strcmp(v, no[i]) == 0) {
+            *out = false;
+            return SR_OK;
+        }
+    }
+    return SR_ERR_ARG;
+}
+
+sr_err srd_config_set(srd_config *c, const char *key, const char *value, const char *where)
+{
+    const srd_opt *o = srd_opt_find(key);
+    if (!o)
+        return sr_errorf(SR_ERR_ARG, "%s: unknown key '%s'", where, key);
+    char *field = (char *)c + o->offset;
+    switch (o->type) {
+    case SRD_OPT_TYPE_STR: {
+        size_t n = strlen(value);
+        if (n >= o->size)
+            return sr_errorf(SR_ERR_ARG, "%s: %s is too long (%zu bytes, at most %zu)",
+                             where, key, n, o->size - 1);
+        memcpy(field, value, n + 1);
+        return SR_OK;
+    }
+    case SRD_OPT_TYPE_INT: {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end != '\0')
+            return sr_errorf(SR_ERR_ARG, "%s: %s: '%s' is not an integer", where, key, value);
+        if (v < o->min || v > o->max)
+            return sr_errorf(SR_ERR_ARG, "%s: %s: %lld is out of range [%lld, %lld]", where, key,
+                             v, (long long)o->min, (long long)o->max);
+        int64_t iv = (int64_t)v;
+        memcpy(field, &iv, sizeof iv);
+        return SR_OK;
+    }
+    case SRD_OPT_TYPE_BOOL: {
+        bool b;
+        if (srd_parse_bool(value, &b) != SR_OK)
+            return sr_errorf(SR_ERR_ARG, "%s: %s: '%s' is not yes/no/true/false/on/off/1/0",
+                             where, key, value);
+        memcpy(field, &b, sizeof b);
+        return SR_OK;
+    }
+    case SRD_OPT_TYPE_LOGLEVEL: {
+        sr_log_level l;
+        if (srd_log_level_parse(value, &l) != SR_OK)
+            return sr_errorf(SR_ERR_ARG, "%s: %s: '%s': expected debug, info, warn or error",
+                             where, key, value);
+        memcpy(field, &l, sizeof l);
+        return SR_OK;
+    }
+    }
+    return sr_errorf(SR_ERR_INTERNAL, "%s: key %s has no type", where, key);
+}
+
+void srd_config_default(srd_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < SR_COUNTOF(srd_opts); i++) {
+        sr_err e = srd_config_set(c, srd_opts[i].key, srd_opts[i].def, "default");
+        SR_ASSERT(e == SR_OK);
+    }
+}
+
+typedef struct srd_config_load_ctx {
+    srd_config *c;
+    const char *path;
+    int line;        /* lines seen by the handler (inih does not pass it) */
+    sr_err err;
+    char msg[512];
+} srd_config_load_ctx;
+
+static int srd_config_ini_handler(void *ud, const char *section, const char *name,
+                                  const char *value)
+{
+    srd_config_load_ctx *x = ud;
+    if (x->err != SR_OK)
+        return 0;
+    if (section[0] && strcmp(section, "seqrecd") != 0) {
+        x->err = sr_errorf(SR_ERR_ARG, "unknown section [%s] (keys go at the top or under [seqrecd])",
+                           section);
+    } else {
+        x->err = srd_config_set(x->c, name, value, "config");
+    }
+    if (x->err != SR_OK) {
+        snprintf(x->msg, sizeof x->msg, "%s", sr_errmsg());
+        return 0;
+    }
+    return 1;
+}
+
+sr_err srd_config_load(srd_config *c, const char *path)
+{
+    srd_config_load_ctx x = { .c = c, .path = path, .err = SR_OK };
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sr_errorf(SR_ERR_IO, "config %s: %s", path, strerror(errno));
+    int rc = ini_parse_file(f, srd_config_ini_handler, &x);
+    fclose(f);
+    if (rc == 0)
+        return SR_OK;
+    if (rc < 0)
+        return sr_errorf(SR_ERR_IO, "config %s: cannot read it", path);
+    /* inih reports the first failing line: a handler refusal or a syntax
+     * error (a line that is neither a section, a key=value nor a comment). */
+    const char *m = x.msg;
+    if (x.err == SR_OK)
+        m = "syntax error (expected [section], key = value or a ; comment)";
+    else if (strncmp(m, "config: ", 8) == 0)
+        m += 8;
+    return sr_errorf(SR_ERR_ARG, "%s:%d: %s", path, rc, m);
+}
+
+sr_err srd_config_check_endpoint(const char *ep, bool allow_remote)
+{
+    if (strncmp(ep, "ipc://", 6) == 0) {
+        if (ep[6] == '\0' || ep[6] == '@')
+            return sr_errorf(SR_ERR_ARG, "endpoint %s: expected ipc://PATH (a file system path)",
+                             ep);
+        return SR_OK;
+    }
+    if (strncmp(ep, "tcp://", 6) == 0) {
+        const char *host = ep + 6;
+        const char *colon = strrchr(host, ':');
+        if (!colon || colon == host || colon[1] == '\0')
+            return sr_errorf(SR_ERR_ARG, "endpoint %s: expected tcp://HOST:PORT", ep);
+        size_t hl = (size_t)(colon - host);
+        static const char *const loop[] = { "127.0.0.1", "[::1]", "localhost" };
+        for (size_t i = 0; i < SR_COUNTOF(loop); i++)
+            if (hl == strlen(loop[i]) && memcmp(host, loop[i], hl) == 0)
+                return SR_OK;
+        if (allow_remote)
+            return SR_OK;
+        return sr_errorf(SR_ERR_ARG,
+                         "endpoint %s: tcp is only allowed on 127.0.0.1, [::1] or localhost; "
+                         "the protocol has no authentication, so binding %.*s needs --allow-remote",
+                         ep, (int)hl, host);
+    }
+    return sr_errorf(SR_ERR_ARG, "endpoint %s: expected ipc://PATH or tcp://127.0.0.1:PORT", ep);
+}
+
+sr_err srd_config_check(const srd_config *c)
+{
+    if (c->data_root[0] == '\0')
+        return sr_errorf(SR_ERR_ARG, "data_root is required (--data-root DIR or data_root = DIR)");
+    if (c->state_dir[0] == '\0')
+        return sr_errorf(SR_ERR_ARG, "state_dir is required (--state-dir DIR or state_dir = DIR)");
+    return srd_config_check_endpoint(c->endpoint, c->allow_remote);
+}
+
+void srd_config_print_help(FILE *f)
+{
+    for (size_t i = 0; i < SR_COUNTOF(srd_opts); i++) {
+        const srd_opt *o = &srd_opts[i];
+        char flag[64];
+        size_t n = (size_t)snprintf(flag, sizeof flag, "--%s", o->key);
+        for (size_t k = 2; k < n; k++)
+            if (flag[k] == '_')
+                flag[k] = '-';
+        if (o->arg)
+            snprintf(flag + n, sizeof flag - n, " %s", o->arg);
+        fprintf(f, "  %-26s %s\n", flag, o->help);
+        if (o->type == SRD_OPT_TYPE_INT)
+            fprintf(f, "  %-26s (%lld..%lld, default %s; key %s)\n", "", (long long)o->min,
+                    (long long)o->max, o->def, o->key);
+        else
+            fprintf(f, "  %-26s (default %s; key %s)\n", "", o->def[0] ? o->def : "none", o->key);
+    }
+}
+
+void srd_config_log(const srd_config *c)
+{
+    srd_info("config: endpoint=%s data_root=%s state_dir=%s threads=%lld max_msg_bytes=%lld "
+             "max_synth_sessions=%lld ingest_threads=%lld log_level=%s allow_remote=%s",
+             c->endpoint, c->data_root, c->state_dir, (long long)c->threads,
+             (long long)c->max_msg_bytes, (long long)c->max_synth_sessions,
+             (long long)c->ingest_threads, srd_log_level_name(c->log_level),
+             c->allow_remote ? "yes" : "no");
+}

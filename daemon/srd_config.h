@@ -1,0 +1,64 @@
+/* srd_config.h - seqrecd's settings: one table holds each key's type, range,
+ * default and help (redis style). Values come from the defaults, then the
+ * config file (INI, keys at top level or under [seqrecd]), then the command
+ * line (--data-root DIR sets key data_root). Unknown keys are errors.
+ */
+#ifndef SRD_CONFIG_H
+#define SRD_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sr_common.h"
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+#define SRD_DEFAULT_ENDPOINT "ipc:///run/seqrec/seqrecd.sock"
+#define SRD_ENDPOINT_MAX 256
+
+typedef struct srd_config {
+    char endpoint[SRD_ENDPOINT_MAX];
+    char data_root[PATH_MAX];
+    char state_dir[PATH_MAX];
+    int64_t threads;            /* worker threads for long requests */
+    int64_t max_msg_bytes;      /* ZMQ_MAXMSGSIZE of the front end */
+    int64_t max_synth_sessions; /* refuse larger synth requests (413) */
+    int64_t ingest_threads;     /* files parsed in parallel per ingest; 0 = all cores */
+    sr_log_level log_level;
+    bool allow_remote;          /* bind tcp:// on addresses other than loopback */
+} srd_config;
+
+/* Fill every key with its default. */
+void srd_config_default(srd_config *c);
+
+/* Set one key from text (range-checked). `where` names the origin for the
+ * message ("seqrecd.conf:12", "--threads"). SR_ERR_ARG on an unknown key or a
+ * bad value. */
+sr_err srd_config_set(srd_config *c, const char *key, const char *value, const char *where);
+
+/* Read an INI file into c. SR_ERR_IO when it cannot be read, SR_ERR_ARG
+ * naming file and line for unknown keys/sections and bad values. */
+sr_err srd_config_load(srd_config *c, const char *path);
+
+/* Checks that need all keys: data_root and state_dir set, endpoint allowed. */
+sr_err srd_config_check(const srd_config *c);
+
+/* Is `endpoint` acceptable: ipc://PATH, or tcp:// on a loopback address
+ * (127.0.0.1, [::1], localhost) unless allow_remote. */
+sr_err srd_config_check_endpoint(const char *endpoint, bool allow_remote);
+
+/* Key lookup for the command line: does `key` exist, and is it a flag
+ * (boolean: takes no value on the command line)? */
+bool srd_config_has_key(const char *key, bool *is_flag);
+
+/* Print the option list (one entry per key, with range and default). */
+void srd_config_print_help(FILE *f);
+
+/* Log every effective setting at info level. */
+void srd_config_log(const srd_config *c);
+
+#endif /* SRD_CONFIG_H */

@@ -1,0 +1,65 @@
+/* srd_ops.h - one handler per request op, shared by the front end (status,
+ * shutdown, malformed requests) and the worker threads (everything else).
+ *
+ * Every handler packs exactly one reply (ok or error) into the buffer it is
+ * given; nothing here touches ZeroMQ. Counters are atomics because workers
+ * and the front end update them concurrently.
+ */
+#ifndef SRD_OPS_H
+#define SRD_OPS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "sr_proto.h"
+#include "srd_config.h"
+
+#ifndef SEQREC_VERSION
+#define SEQREC_VERSION "0.1.0" /* keep in step with project(VERSION) in CMakeLists.txt */
+#endif
+
+#define SRD_OPS_MAX_BUSY 64 /* >= the largest `threads` */
+
+typedef struct srd_ops {
+    const srd_config *cfg;
+    char data_root[PATH_MAX];    /* realpath of cfg->data_root */
+    char state_dir[PATH_MAX];    /* realpath of cfg->state_dir */
+    char datasets_dir[PATH_MAX]; /* <state_dir>/datasets */
+    char tmp_dir[PATH_MAX];      /* <state_dir>/tmp: spill space for events ingests */
+    struct timespec started;     /* CLOCK_MONOTONIC */
+    sr_mp_limits limits;
+    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t errors;
+    atomic_int busy_workers;
+    atomic_bool stopping;        /* long jobs poll it and give up (cancelled) */
+    /* Names (datasets, synth outputs) a running job is writing: a second job
+     * on the same name is refused with 409 instead of racing on one file. */
+    pthread_mutex_t lock;
+    char *busy[SRD_OPS_MAX_BUSY];
+} srd_ops;
+
+/* Resolve and create the directories (state_dir, datasets/, tmp/; tmp/ is
+ * emptied, as only this daemon writes there). */
+sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg);
+void srd_ops_destroy(srd_ops *ops);
+
+/* Count one received request. */
+void srd_ops_count_request(srd_ops *ops);
+
+/* Decode a frame. On failure packs the error reply into `reply` and returns
+ * its code; SR_PROTO_CODE_OK otherwise (reply untouched). */
+sr_proto_code srd_ops_decode(srd_ops *ops, const void *buf, size_t len, sr_proto_request *req,
+                             msgpack_sbuffer *reply);
+
+/* Run a decoded request and pack its reply. */
+void srd_ops_execute(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
+
+/* Pack an error reply and count it. */
+void srd_ops_reply_error(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_proto_code code,
+                         const char *message);
+
+/* Number of datasets (stores) in datasets_dir. */
+uint64_t srd_ops_count_datasets(const srd_ops *ops);
+
+#endif /* SRD_OPS_H */

@@ -1,0 +1,524 @@
+/* test_ingest.c - logs -> session store: filters, splits, stats, rejects,
+ * determinism across thread counts, and the real MSSD sample's known counts.
+ *
+ * Fixtures are written by the tests themselves (invented ids); expected
+ * numbers are counted by hand from those rows. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sr_ingest.h"
+#include "sr_store.h"
+
+#define MSSD_HEADER                                                                          \
+    "session_id,session_position,session_length,track_id_clean,skip_1,skip_2,skip_3,"        \
+    "not_skipped,context_switch,no_pause_before_play,short_pause_before_play,"               \
+    "long_pause_before_play,hist_user_behavior_n_seekfwd,hist_user_behavior_n_seekback,"     \
+    "hist_user_behavior_is_shuffle,hour_of_day,date,premium,context_type,"                   \
+    "hist_user_behavior_reason_start,hist_user_behavior_reason_end\n"
+
+typedef struct fixture {
+    char dir[64];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/sr_test_ingest_XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static void path_in(const fixture *f, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", f->dir, name);
+}
+
+/* Append one MSSD row. skip level: 0 listened (not_skipped), 1 = skip_1..3
+ * all true (skipped under every rule), 2 = skip_2 and skip_3 only, 3 = skip_3
+ * only (listened under the default rule). */
+static void mssd_row(FILE *fp, const char *session, int pos, int len, const char *track,
+                     int level, const char *date, int hour)
+{
+    const char *t = "True", *F = "False";
+    const char *s1 = level == 1 ? t : F;
+    const char *s2 = (level == 1 || level == 2) ? t : F;
+    const char *s3 = level >= 1 ? t : F;
+    const char *ns = level == 0 ? t : F;
+    fprintf(fp, "%s,%d,%d,%s,%s,%s,%s,%s,0,1,0,0,0,0,False,%d,%s,True,radio,trackdone,%s\n",
+            session, pos, len, track, s1, s2, s3, ns, hour, date,
+            level ? "fwdbtn" : "trackdone");
+}
+
+static void write_file(const char *path, void (*fill)(FILE *))
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(MSSD_HEADER, fp);
+    fill(fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Four sessions, hand-counted:
+ *  A: 5 plays t1 t2 t3 t1 t4, levels 0 2 0 1 0  -> 2 skipped (skip_2 rule)
+ *  B: 3 plays t2 t5 t2, levels 0 0 3           -> 0 skipped (skip_3-only is listened)
+ *  C: 1 play  t6                                -> too short (min 2)
+ *  D: 4 plays t1 t7 t8 t2, levels 2 0 0 0       -> 1 skipped
+ * Kept with defaults: A, B, D = 12 plays, 3 skipped; tracks t1 t2 t3 t4 t5 t7 t8 = 7. */
+static void fill_basic(FILE *fp)
+{
+    mssd_row(fp, "sA", 1, 5, "t1", 0, "2018-07-15", 10);
+    mssd_row(fp, "sA", 2, 5, "t2", 2, "2018-07-15", 10);
+    mssd_row(fp, "sA", 3, 5, "t3", 0, "2018-07-15", 10);
+    mssd_row(fp, "sA", 4, 5, "t1", 1, "2018-07-15", 10);
+    mssd_row(fp, "sA", 5, 5, "t4", 0, "2018-07-15", 10);
+    mssd_row(fp, "sB", 1, 3, "t2", 0, "2018-07-16", 8);
+    mssd_row(fp, "sB", 2, 3, "t5", 0, "2018-07-16", 8);
+    mssd_row(fp, "sB", 3, 3, "t2", 3, "2018-07-16", 8);
+    mssd_row(fp, "sC", 1, 1, "t6", 0, "2018-07-17", 9);
+    mssd_row(fp, "sD", 1, 4, "t1", 2, "2018-07-18", 20);
+    mssd_row(fp, "sD", 2, 4, "t7", 0, "2018-07-18", 20);
+    mssd_row(fp, "sD", 3, 4, "t8", 0, "2018-07-18", 20);
+    mssd_row(fp, "sD", 4, 4, "t2", 0, "2018-07-18", 20);
+}
+
+static sr_err ingest_one(const char *in, const sr_ingest_opts *o, const char *store,
+                         sr_store_stats *st)
+{
+    const char *paths[1] = { in };
+    return sr_ingest_run(paths, 1, o, store, st);
+}
+
+static void test_ingest_basic_counts_and_leave_last_split(void **state)
+{
+    fixture *f = *state;
+    char in[256], store[256];
+    path_in(f, "basic.csv", in, sizeof in);
+    path_in(f, "basic.store", store, sizeof store);
+    write_file(in, fill_basic);
+
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    sr_store_stats st;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    assert_int_equal(st.input_rows, 13);
+    assert_int_equal(st.rejected_rows, 0);
+    assert_int_equal(st.sessions_read, 4);
+    assert_int_equal(st.removed_short_sessions, 1);
+    assert_int_equal(st.sessions, 3);
+    assert_int_equal(st.interactions, 12);
+    assert_int_equal(st.skipped, 3);
+    assert_int_equal(st.tracks, 7);
+    assert_float_equal(st.skip_rate, 3.0 / 12.0, 1e-12);
+    /* leave-last: train needs n >= 4 (A, D), valid n >= 3 (A, B, D), test all */
+    assert_int_equal(st.train_sessions, 2);
+    assert_int_equal(st.train_interactions, (5 - 2) + (4 - 2));
+    assert_int_equal(st.valid_sessions, 3);
+    assert_int_equal(st.test_sessions, 3);
+
+    sr_store *s = NULL;
+    assert_int_equal(sr_store_open(store, &s), SR_OK);
+    assert_int_equal(s->n_sessions, 3);
+    assert_int_equal(s->n_plays, 12);
+    assert_int_equal(s->n_tracks, 7);
+    assert_int_equal(s->stats.interactions, 12);
+    /* first-seen order: t1 t2 t3 t4 t5 t7 t8 */
+    const char *ids[7] = { "t1", "t2", "t3", "t4", "t5", "t7", "t8" };
+    for (int i = 0; i < 7; i++)
+        assert_true(sr_str_eqc(sr_store_track_id(s, i), ids[i]));
+    /* session A: tracks 0 1 2 0 3; feedback skipped on plays 2 and 4 */
+    const int32_t a_tracks[5] = { 0, 1, 2, 0, 3 };
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(s->play_track[i], a_tracks[i]);
+        assert_int_equal(s->play_position[i], i + 1);
+        assert_int_equal(s->session_split[0], SR_SPLIT_ALL);
+    }
+    assert_true(s->play_feedback[1] & SR_FB_SKIPPED);
+    assert_true(s->play_feedback[3] & SR_FB_SKIPPED);
+    assert_false(s->play_feedback[0] & SR_FB_SKIPPED);
+    /* B's third play is skip_3 only: listened under skip_2, raw flag kept */
+    assert_false(s->play_feedback[7] & SR_FB_SKIPPED);
+    assert_true(s->play_feedback[7] & SR_FB_SKIP_3);
+    /* time = date + hour: 2018-07-15 10:00 UTC */
+    assert_int_equal(s->play_time[0], INT64_C(1531612800) + 10 * 3600);
+    assert_int_equal(sr_ctx_type(s->play_context[0]), SR_CTX_TYPE_RADIO);
+    assert_int_equal(sr_ctx_hour(s->play_context[0]), 10);
+    /* track counts cover the training prefixes only (x_1..x_{n-2}):
+     * A: t1 t2 t3, B: t2, D: t1 t7 -> t1:2 t2:2 t3:1 t4:0 t5:0 t7:1 t8:0 */
+    const uint32_t plays[7] = { 2, 2, 1, 0, 0, 1, 0 };
+    const uint32_t skips[7] = { 1, 1, 0, 0, 0, 0, 0 }; /* A's t2 (skip), D's t1 (skip) */
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(s->track_plays[i], plays[i]);
+        assert_int_equal(s->track_skips[i], skips[i]);
+    }
+    sr_store_close(&s);
+    assert_null(s);
+}
+
+static void test_ingest_skip_rules_change_labels(void **state)
+{
+    fixture *f = *state;
+    char in[256], store[256];
+    path_in(f, "rules.csv", in, sizeof in);
+    path_in(f, "rules.store", store, sizeof store);
+    write_file(in, fill_basic);
+    /* kept plays by level: level 0: 7, level 1: 1, level 2: 2, level 3: 1 (sC dropped) */
+    const struct {
+        sr_skip_rule rule;
+        uint64_t skipped;
+    } cases[] = {
+        { SR_SKIP_RULE_SKIP_1, 1 },      /* level 1 */
+        { SR_SKIP_RULE_SKIP_2, 3 },      /* levels 1, 2 */
+        { SR_SKIP_RULE_SKIP_3, 4 },      /* levels 1, 2, 3 */
+        { SR_SKIP_RULE_NOT_SKIPPED, 4 }, /* not level 0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sr_ingest_opts o;
+        sr_ingest_opts_default(&o);
+        o.skip_rule = cases[i].rule;
+        sr_store_stats st;
+        assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+        assert_int_equal(st.skipped, cases[i].skipped);
+        sr_store *s = NULL;
+        assert_int_equal(sr_store_open(store, &s), SR_OK);
+        assert_int_equal(s->meta.skip_rule, cases[i].rule);
+        sr_store_close(&s);
+    }
+}
+
+static void test_ingest_filters(void **state)
+{
+    fixture *f = *state;
+    char in[256], store[256];
+    path_in(f, "filters.csv", in, sizeof in);
+    path_in(f, "filters.store", store, sizeof store);
+    write_file(in, fill_basic);
+    sr_ingest_opts o;
+    sr_store_stats st;
+
+    /* only sessions with a skip: B has none */
+    sr_ingest_opts_default(&o);
+    o.only_with_skip = true;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    assert_int_equal(st.removed_noskip_sessions, 1);
+    assert_int_equal(st.sessions, 2);
+    assert_int_equal(st.interactions, 9);
+
+    /* min length 4: B and C go */
+    sr_ingest_opts_default(&o);
+    o.min_session_len = 4;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    assert_int_equal(st.removed_short_sessions, 2);
+    assert_int_equal(st.sessions, 2);
+
+    /* min track count 2 over kept sessions (A, B, D): t1 x3, t2 x4 survive;
+     * A -> t1 t2 t1 (3), B -> t2 t2 (2), D -> t1 t2 (2); 5 plays dropped */
+    sr_ingest_opts_default(&o);
+    o.min_track_count = 2;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    assert_int_equal(st.removed_rare_track_plays, 5);
+    assert_int_equal(st.sessions, 3);
+    assert_int_equal(st.interactions, 7);
+    assert_int_equal(st.tracks, 2);
+
+    /* with min length 3 the filtered B and D become too short */
+    o.min_session_len = 3;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    assert_int_equal(st.sessions, 1);
+    assert_int_equal(st.removed_short_sessions, 1 + 2); /* C, then B and D */
+}
+
+/* Ten one-day sessions of 3 plays on consecutive days; tracks: session k
+ * plays "c" (common), "u<k>" (unique) and "c" again. */
+static void fill_days(FILE *fp)
+{
+    for (int k = 0; k < 10; k++) {
+        char sid[16], uniq[16], date[16];
+        snprintf(sid, sizeof sid, "d%d", k);
+        snprintf(uniq, sizeof uniq, "u%d", k);
+        snprintf(date, sizeof date, "2018-07-%02d", 10 + k);
+        mssd_row(fp, sid, 1, 3, "c", 0, date, 12);
+        mssd_row(fp, sid, 2, 3, uniq, k % 2 ? 1 : 0, date, 12);
+        mssd_row(fp, sid, 3, 3, "c", 0, date, 12);
+    }
+}
+
+static void test_ingest_temporal_split_keeps_test_out_of_training(void **state)
+{
+    fixture *f = *state;
+    char in[256], store[256];
+    path_in(f, "days.csv", in, sizeof in);
+    path_in(f, "days.store", store, sizeof store);
+    write_file(in, fill_days);
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    o.split = SR_SPLIT_KIND_TEMPORAL;
+    o.valid_frac = 0.2;
+    o.test_frac = 0.2;
+    sr_store_stats st;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    /* days 0-5 train, 6-7 valid, 8-9 test */
+    assert_int_equal(st.train_sessions, 6);
+    assert_int_equal(st.valid_sessions, 2);
+    assert_int_equal(st.test_sessions, 2);
+    assert_int_equal(st.train_interactions, 18);
+    /* vocabulary from training only: c, u0..u5 */
+    assert_int_equal(st.tracks, 7);
+    assert_int_equal(st.unseen_tracks, 4);
+    assert_int_equal(st.unseen_plays, 4);
+
+    sr_store *s = NULL;
+    assert_int_equal(sr_store_open(store, &s), SR_OK);
+    assert_int_equal(s->meta.split, SR_SPLIT_KIND_TEMPORAL);
+    int64_t last_train = INT64_MIN, first_test = INT64_MAX;
+    uint32_t counted[7] = { 0 };
+    for (uint64_t i = 0; i < s->n_sessions; i++) {
+        uint8_t sp = s->session_split[i];
+        if (sp == SR_SPLIT_TRAIN && s->session_start[i] > last_train)
+            last_train = s->session_start[i];
+        if (sp == SR_SPLIT_TEST && s->session_start[i] < first_test)
+            first_test = s->session_start[i];
+        for (uint64_t j = s->session_offsets[i]; j < s->session_offsets[i + 1]; j++) {
+            int32_t t = s->play_track[j];
+            if (sp == SR_SPLIT_TRAIN) {
+                assert_true(t >= 0 && t < 7);
+                counted[t]++;
+            }
+            /* the middle play of valid/test sessions is unseen */
+            if (sp != SR_SPLIT_TRAIN && j == s->session_offsets[i] + 1)
+                assert_int_equal(t, SR_TRACK_UNSEEN);
+        }
+    }
+    assert_true(last_train < first_test);
+    /* popularity counts come from training sessions only */
+    for (int t = 0; t < 7; t++)
+        assert_int_equal(s->track_plays[t], counted[t]);
+    assert_int_equal(s->track_plays[0], 12); /* "c" twice in each of 6 sessions */
+    sr_store_close(&s);
+}
+
+static void fill_bad(FILE *fp)
+{
+    mssd_row(fp, "sA", 1, 3, "t1", 0, "2018-07-15", 10);
+    mssd_row(fp, "sA", 2, 3, "t2", 0, "2018-07-15", 10);
+    mssd_row(fp, "sA", 2, 3, "t3", 0, "2018-07-15", 10); /* duplicate position */
+    fprintf(fp, "sA,3,3,t4,Maybe,False,False,True,0,1,0,0,0,0,False,10,2018-07-15,True,"
+                "radio,trackdone,trackdone\n");            /* bad boolean */
+    mssd_row(fp, "sB", 1, 2, "t1", 0, "2018-07-16", 10);
+    mssd_row(fp, "sB", 2, 2, "t5", 0, "2018-07-16", 10);
+}
+
+static void test_ingest_reject_rate_fails_and_keeps_rejects(void **state)
+{
+    fixture *f = *state;
+    char in[256], store[256], rej[300];
+    path_in(f, "bad.csv", in, sizeof in);
+    path_in(f, "bad.store", store, sizeof store);
+    snprintf(rej, sizeof rej, "%s.rejects.tsv", store);
+    write_file(in, fill_bad);
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    sr_store_stats st;
+    /* 2 of 6 rows rejected: 33% > 1% */
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_ERR_REJECTS);
+    assert_non_null(strstr(sr_errmsg(), "2 of 6 rows rejected"));
+    assert_int_equal(access(store, F_OK), -1); /* no store */
+    assert_int_equal(access(rej, F_OK), 0);    /* but the rejects are kept */
+
+    o.max_reject_rate = 0.5;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    assert_int_equal(st.rejected_rows, 2);
+    assert_int_equal(st.sessions, 2);
+    assert_int_equal(st.interactions, 4);
+    /* the rejects file names the input and the line numbers (header = line 1) */
+    FILE *fp = fopen(rej, "r");
+    assert_non_null(fp);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "bad.csv\t4\t"));
+    assert_non_null(strstr(buf, "bad.csv\t5\t"));
+}
+
+static void fill_nothing(FILE *fp)
+{
+    (void)fp;
+}
+
+static void test_ingest_empty_input_is_an_error(void **state)
+{
+    fixture *f = *state;
+    char in[256], store[256];
+    path_in(f, "empty.csv", in, sizeof in);
+    path_in(f, "empty.store", store, sizeof store);
+    write_file(in, fill_nothing); /* header only */
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    sr_store_stats st;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_ERR_EMPTY);
+    assert_int_equal(access(store, F_OK), -1);
+
+    FILE *fp = fopen(in, "w"); /* zero bytes */
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_ERR_EMPTY);
+}
+
+static void test_ingest_missing_column_names_file_and_column(void **state)
+{
+    fixture *f = *state;
+    char in[256], store[256];
+    path_in(f, "nocol.csv", in, sizeof in);
+    path_in(f, "nocol.store", store, sizeof store);
+    FILE *fp = fopen(in, "w");
+    assert_non_null(fp);
+    fputs("session_id,session_position,track_id_clean,skip_1,skip_3\nx,1,t,False,False\n", fp);
+    fclose(fp);
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    sr_store_stats st;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_ERR_COLUMN);
+    assert_non_null(strstr(sr_errmsg(), "nocol.csv"));
+    assert_non_null(strstr(sr_errmsg(), "session_length"));
+    assert_non_null(strstr(sr_errmsg(), "track_id_clean")); /* listed among those found */
+}
+
+/* Many files -> same store whatever the thread count (merge in file order). */
+static void test_ingest_threads_do_not_change_the_store(void **state)
+{
+    fixture *f = *state;
+    char dir[256];
+    path_in(f, "many", dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    for (int k = 0; k < 6; k++) {
+        char p[320];
+        snprintf(p, sizeof p, "%s/log_%d.csv", dir, k);
+        FILE *fp = fopen(p, "w");
+        assert_non_null(fp);
+        fputs(MSSD_HEADER, fp);
+        for (int s = 0; s < 50; s++) {
+            char sid[32];
+            snprintf(sid, sizeof sid, "f%ds%d", k, s);
+            for (int i = 1; i <= 6; i++) {
+                char t[16];
+                snprintf(t, sizeof t, "t%d", (k * 7 + s * 3 + i * 5) % 97);
+                mssd_row(fp, sid, i, 6, t, (s + i) % 3 == 0 ? 2 : 0, "2018-07-15", 3);
+            }
+        }
+        fclose(fp);
+    }
+    const char *inputs[1] = { dir };
+    char **paths = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_ingest_expand(inputs, 1, &paths, &n), SR_OK);
+    assert_int_equal(n, 6);
+    assert_non_null(strstr(paths[0], "log_0.csv"));
+    assert_non_null(strstr(paths[5], "log_5.csv"));
+
+    char s1[256], s2[256];
+    path_in(f, "t1.store", s1, sizeof s1);
+    path_in(f, "t2.store", s2, sizeof s2);
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    o.threads = 1;
+    sr_store_stats st1, st2;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s1, &st1), SR_OK);
+    o.threads = 2;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s2, &st2), SR_OK);
+    sr_ingest_paths_free(paths, n);
+    assert_int_equal(st1.sessions, 300);
+    assert_int_equal(st1.interactions, 1800);
+    assert_int_equal(st1.input_files, 6);
+
+    sr_store *a = NULL, *b = NULL;
+    assert_int_equal(sr_store_open(s1, &a), SR_OK);
+    assert_int_equal(sr_store_open(s2, &b), SR_OK);
+    assert_int_equal(a->n_tracks, b->n_tracks);
+    assert_int_equal(a->n_plays, b->n_plays);
+    assert_memory_equal(a->play_track, b->play_track, a->n_plays * sizeof *a->play_track);
+    assert_memory_equal(a->play_feedback, b->play_feedback, a->n_plays);
+    for (uint32_t t = 0; t < a->n_tracks; t++)
+        assert_true(sr_str_eq(sr_store_track_id(a, (int32_t)t), sr_store_track_id(b, (int32_t)t)));
+    sr_store_close(&a);
+    sr_store_close(&b);
+}
+
+static void test_ingest_expand_refuses_missing_and_empty(void **state)
+{
+    fixture *f = *state;
+    char missing[256], emptydir[256];
+    path_in(f, "nope.csv", missing, sizeof missing);
+    path_in(f, "emptydir", emptydir, sizeof emptydir);
+    assert_int_equal(mkdir(emptydir, 0700), 0);
+    char **paths = NULL;
+    size_t n = 0;
+    const char *a[1] = { missing };
+    assert_int_equal(sr_ingest_expand(a, 1, &paths, &n), SR_ERR_NOTFOUND);
+    const char *b[1] = { emptydir };
+    assert_int_equal(sr_ingest_expand(b, 1, &paths, &n), SR_ERR_EMPTY);
+}
+
+/* The real MSSD sample (research-only: read from ../shared, never copied). */
+static void test_ingest_mssd_sample_known_counts(void **state)
+{
+    fixture *f = *state;
+    const char *in = SR_SHARED_DATA "/mssd-sample/mssd_full_training_sample_1180rows.csv";
+    if (access(in, R_OK) != 0)
+        skip();
+    char store[256];
+    path_in(f, "mssd.store", store, sizeof store);
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    sr_store_stats st;
+    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    assert_int_equal(st.input_rows, 1180);
+    assert_int_equal(st.rejected_rows, 0);
+    assert_int_equal(st.sessions, 169);
+    assert_int_equal(st.interactions, 1180);
+    assert_int_equal(st.skipped, 579);        /* skip_2 == True rows, counted with python csv */
+    assert_float_equal(st.skip_rate, 0.4907, 0.0001);
+    assert_int_equal(st.tracks, 917);
+    assert_int_equal(st.test_sessions, 169);  /* every session has 4..9 plays */
+    assert_int_equal(st.train_interactions, 1180 - 2 * 169);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ingest_basic_counts_and_leave_last_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_skip_rules_change_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_temporal_split_keeps_test_out_of_training, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_reject_rate_fails_and_keeps_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_empty_input_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_missing_column_names_file_and_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_threads_do_not_change_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_expand_refuses_missing_and_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_mssd_sample_known_counts, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
