@@ -298,8 +298,8 @@ sr_err sr_csv_read(sr_csv *c, const sr_str **fields, uint32_t *n_fields)
     *n_fields = 0;
     *fields = c->fields;
     for (;;) {
-        char *line;
-        size_t len;
+        char *line = NULL;
+        size_t len = 0;
         sr_err err = csv_next_line(c, &line, &len);
         if (err != SR_OK)
             return err;

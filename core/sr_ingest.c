@@ -414,8 +414,8 @@ static sr_err sr_ingest_visit(sr_ingest_run_state *st, sr_ingest_visit_fn fn)
         if (fseek(p->spool, 0, SEEK_SET) != 0)
             return sr_errorf(SR_ERR_IO, "%s: seek failed: %s", p->spool_path, strerror(errno));
         for (;;) {
-            uint32_t n;
-            int64_t start;
+            uint32_t n = 0;
+            int64_t start = 0;
             sr_err err = sr_ingest_spool_read(p, &n, &start);
             if (err != SR_OK)
                 return err;

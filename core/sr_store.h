@@ -1,13 +1,14 @@
 /* sr_store.h - the session store: a versioned, checksummed binary file that
  * holds a dataset's vocabulary and sessions as CSR arrays, read by mmap.
- * Byte layout: docs/data.md, "Session store format".
+ * Byte layout: docs/data.md, "Session store format" (docs/store-format.md).
  *
  * Writing streams: sessions are appended to per-array spool files and the
  * final file is assembled by sr_store_writer_finish() under "<path>.tmp",
  * fsynced and renamed, so a reader never sees a half-written store.
  * Opening checks magic, version, byte order, every size and offset against
- * the file length, and the xxh64 checksum of the payload; a truncated or
- * corrupted file is refused (SR_ERR_CORRUPT / SR_ERR_VERSION), never half-read.
+ * the file length, and the XXH3_64bits checksums of header and payload; a
+ * truncated or corrupted file is refused (SR_ERR_CORRUPT / SR_ERR_VERSION;
+ * SR_ERR_FORMAT when the magic says it is no store at all), never half-read.
  */
 #ifndef SR_STORE_H
 #define SR_STORE_H
@@ -74,15 +75,17 @@ sr_err sr_store_writer_open(const char *path, const sr_store_meta *meta,
                             sr_store_writer **out);
 
 /* Append one session. track[n] holds dense indices < n_tracks given at finish
- * time, or SR_TRACK_UNSEEN. */
+ * time, or SR_TRACK_UNSEEN. n >= 1, split <= SR_SPLIT_ALL, all arrays non-NULL
+ * (SR_ERR_ARG otherwise; a refused session leaves no trace). */
 sr_err sr_store_writer_add(sr_store_writer *w, uint8_t split, int64_t start,
                            uint32_t n, const int32_t *track, const uint8_t *feedback,
                            const uint16_t *position, const int64_t *time,
                            const uint32_t *context);
 
-/* Assemble the file: vocabulary ids (ids[i] for track i), per-track play and
- * skip counts [n_tracks], and stats. Frees the writer (*w = NULL) either way;
- * on failure no file is left at path. */
+/* Assemble the file: vocabulary ids (ids[i] for track i, non-empty), per-track
+ * play and skip counts [n_tracks] (all three may be NULL when n_tracks is 0),
+ * and stats (NULL = zeros). Frees the writer (*w = NULL) either way; on
+ * failure no file is left at path (an existing store there is untouched). */
 sr_err sr_store_writer_finish(sr_store_writer **w, uint32_t n_tracks,
                               const sr_str *ids, const uint32_t *plays,
                               const uint32_t *skips, const sr_store_stats *stats);
@@ -113,9 +116,10 @@ typedef struct sr_store {
     size_t map_len_;
 } sr_store;
 
-/* Map and verify a store. */
+/* Map and verify a store. A missing file is SR_ERR_NOTFOUND. */
 sr_err sr_store_open(const char *path, sr_store **out);
 void sr_store_close(sr_store **s);
+/* The external id of `track` ({NULL, 0} for SR_TRACK_UNSEEN or out of range). */
 sr_str sr_store_track_id(const sr_store *s, int32_t track);
 
 #endif /* SR_STORE_H */

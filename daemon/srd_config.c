@@ -37,24 +37,23 @@ typedef struct srd_opt {
 
 static const srd_opt srd_opts[] = {
     SRD_OPT_STR("endpoint", endpoint, SRD_DEFAULT_ENDPOINT, "ENDPOINT",
-                "ZeroMQ endpoint to bind: ipc://PATH or tcp://127.0.0.1:PORT"),
+                "ipc://PATH or tcp://127.0.0.1:PORT"),
     SRD_OPT_STR("data_root", data_root, "", "DIR",
-                "directory that request paths (synth output, ingest input) must stay inside (required)"),
+                "request paths (synth output, ingest inputs) must resolve inside it"),
     SRD_OPT_STR("state_dir", state_dir, "/var/lib/seqrec", "DIR",
-                "where datasets are stored (<state_dir>/datasets/<name>.store)"),
+                "datasets go to <state_dir>/datasets/<name>.store"),
     SRD_OPT_INT("threads", threads, 1, 64, "2", "N",
-                "worker threads for long requests; when all are busy, requests get 429 busy"),
+                "worker threads; with all busy, requests get 429"),
     SRD_OPT_INT("max_msg_bytes", max_msg_bytes, 1024, INT64_C(1) << 30, "1048576", "N",
-                "largest request frame; ZeroMQ silently drops a peer that sends more"),
+                "largest request frame (ZeroMQ drops larger ones)"),
     SRD_OPT_INT("max_synth_sessions", max_synth_sessions, 1, INT64_C(1000000000), "10000000", "N",
-                "largest synth request (sessions); larger ones get 413"),
+                "largest synth request in sessions (else 413)"),
     SRD_OPT_INT("ingest_threads", ingest_threads, 0, 256, "0", "N",
-                "input files parsed in parallel by one ingest (0 = all cores)"),
+                "files one ingest parses in parallel (0 = all cores)"),
     { "log_level", SRD_OPT_TYPE_LOGLEVEL, offsetof(srd_config, log_level), 0, 0, 0, "info",
       "LEVEL", "debug, info, warn or error" },
     { "allow_remote", SRD_OPT_TYPE_BOOL, offsetof(srd_config, allow_remote), 0, 0, 0, "no",
-      NULL, "allow binding tcp:// on non-loopback addresses. The protocol has no authentication: "
-            "anyone who can connect can write files under the data root and stop the daemon" },
+      NULL, "bind tcp:// on any address (requests are not authenticated)" },
 };
 
 static const srd_opt *srd_opt_find(const char *key)
@@ -210,14 +209,15 @@ sr_err srd_config_check_endpoint(const char *ep, bool allow_remote)
         if (!colon || colon == host || colon[1] == '\0')
             return sr_errorf(SR_ERR_ARG, "endpoint %s: expected tcp://HOST:PORT", ep);
         size_t hl = (size_t)(colon - host);
-        static const char *const loop[] = { "127.0.0.1", "[::1]", "localhost" };
+        /* ZeroMQ binds addresses or interface names, not host names: no "localhost". */
+        static const char *const loop[] = { "127.0.0.1", "[::1]" };
         for (size_t i = 0; i < SR_COUNTOF(loop); i++)
             if (hl == strlen(loop[i]) && memcmp(host, loop[i], hl) == 0)
                 return SR_OK;
         if (allow_remote)
             return SR_OK;
         return sr_errorf(SR_ERR_ARG,
-                         "endpoint %s: tcp is only allowed on 127.0.0.1, [::1] or localhost; "
+                         "endpoint %s: tcp is only allowed on 127.0.0.1 or [::1]; "
                          "the protocol has no authentication, so binding %.*s needs --allow-remote",
                          ep, (int)hl, host);
     }

@@ -48,7 +48,7 @@ sr_err srd_config_load(srd_config *c, const char *path);
 sr_err srd_config_check(const srd_config *c);
 
 /* Is `endpoint` acceptable: ipc://PATH, or tcp:// on a loopback address
- * (127.0.0.1, [::1], localhost) unless allow_remote. */
+ * (127.0.0.1, [::1]) unless allow_remote. */
 sr_err srd_config_check_endpoint(const char *endpoint, bool allow_remote);
 
 /* Key lookup for the command line: does `key` exist, and is it a flag

@@ -1,4 +1,6 @@
 /* srd_paths.c - see srd_paths.h. */
+/* realpath(3) is an XSI function: ask for it on top of _POSIX_C_SOURCE. */
+#define _XOPEN_SOURCE 700
 #include "srd_paths.h"
 
 #include <errno.h>

@@ -1,0 +1,179 @@
+/* fuzz_proto_request.c - libFuzzer entry point for the wire format.
+ *
+ * For every input:
+ *  1. sr_mp_parse() must either fail with an empty doc or produce a node tree
+ *     whose spans are consistent (pre-order, children inside their parent);
+ *  2. sr_proto_request_decode(); when it accepts, the request is re-encoded,
+ *     decoded again and must come back field for field, and encoding that
+ *     again must give the same bytes; when it refuses, the error reply built
+ *     from its message must decode back to the same code and message;
+ *  3. sr_proto_reply_decode() on the same bytes (the client's side).
+ * A violated property aborts, which libFuzzer and the replay test report.
+ * Built twice: with libFuzzer (SEQREC_FUZZ) and with replay_main.c into the
+ * plain fuzz_replay test (tests/fuzz/fuzz.cmake). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_CHECK(c)                                                                   \
+    do {                                                                                \
+        if (!(c)) {                                                                     \
+            fprintf(stderr, "fuzz_proto_request: property failed at line %d: %s\n",     \
+                    __LINE__, #c);                                                      \
+            abort();                                                                    \
+        }                                                                               \
+    } while (0)
+
+static bool fuzz_pstr_same(sr_pstr a, sr_pstr b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* Doubles compared by bits: -1.0 (unset) and every accepted value in [0, 1]
+ * must survive the float64 encoding exactly. */
+static bool fuzz_f64_same(double a, double b)
+{
+    return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request *b)
+{
+    if (a->version != b->version || a->op != b->op || a->id != b->id)
+        return false;
+    switch (a->op) {
+    case SR_PROTO_OP_SYNTH: {
+        const sr_proto_synth *x = &a->u.synth, *y = &b->u.synth;
+        return fuzz_pstr_same(x->out, y->out) && x->sessions == y->sessions &&
+               x->tracks == y->tracks && x->has_seed == y->has_seed &&
+               (!x->has_seed || x->seed == y->seed) && fuzz_pstr_same(x->skips, y->skips);
+    }
+    case SR_PROTO_OP_INGEST: {
+        const sr_proto_ingest *x = &a->u.ingest, *y = &b->u.ingest;
+        if (x->n_paths != y->n_paths || x->n_paths == 0 || x->n_paths > SR_PROTO_MAX_PATHS)
+            return false;
+        for (uint32_t i = 0; i < x->n_paths; i++)
+            if (!fuzz_pstr_same(x->paths[i], y->paths[i]))
+                return false;
+        return fuzz_pstr_same(x->name, y->name) && fuzz_pstr_same(x->format, y->format) &&
+               fuzz_pstr_same(x->config, y->config) && fuzz_pstr_same(x->split, y->split) &&
+               fuzz_pstr_same(x->skip_rule, y->skip_rule) &&
+               x->min_session_len == y->min_session_len &&
+               x->min_track_count == y->min_track_count &&
+               x->only_with_skip == y->only_with_skip &&
+               fuzz_f64_same(x->max_reject_rate, y->max_reject_rate) &&
+               fuzz_f64_same(x->valid_frac, y->valid_frac) &&
+               fuzz_f64_same(x->test_frac, y->test_frac) && x->replace == y->replace;
+    }
+    case SR_PROTO_OP_STATS:
+        return fuzz_pstr_same(a->u.name, b->u.name);
+    case SR_PROTO_OP_STATUS:
+    case SR_PROTO_OP_DATASETS:
+    case SR_PROTO_OP_SHUTDOWN:
+        return true;
+    }
+    return false;
+}
+
+/* Spans: node i's subtree is [i, i + span); a container's children tile it. */
+static void fuzz_check_doc(const sr_mp_doc *doc, const uint8_t *data, size_t size)
+{
+    FUZZ_CHECK(doc->n_nodes >= 1 && doc->n_nodes <= size);
+    FUZZ_CHECK(doc->nodes[0].span == doc->n_nodes);
+    for (uint32_t i = 0; i < doc->n_nodes; i++) {
+        const sr_mp_node *n = &doc->nodes[i];
+        FUZZ_CHECK(n->span >= 1 && (uint64_t)i + n->span <= doc->n_nodes);
+        if (n->type == SR_MP_TYPE_STR || n->type == SR_MP_TYPE_BIN || n->type == SR_MP_TYPE_EXT) {
+            const uint8_t *s = (const uint8_t *)n->v.s;
+            FUZZ_CHECK(s >= data && s + n->n <= data + size);
+        }
+        if (n->type == SR_MP_TYPE_ARRAY || n->type == SR_MP_TYPE_MAP) {
+            uint64_t kids = n->type == SR_MP_TYPE_MAP ? 2ull * n->n : n->n;
+            uint64_t j = (uint64_t)i + 1;
+            for (uint64_t k = 0; k < kids; k++) {
+                FUZZ_CHECK(j < (uint64_t)i + n->span);
+                j += doc->nodes[j].span;
+            }
+            FUZZ_CHECK(j == (uint64_t)i + n->span);
+        } else {
+            FUZZ_CHECK(n->span == 1);
+        }
+    }
+}
+
+static void fuzz_request(const uint8_t *data, size_t size)
+{
+    sr_proto_request req, again;
+    char err[256], err2[256];
+    msgpack_sbuffer sb, sb2;
+    msgpack_packer pk;
+
+    sr_proto_code code = sr_proto_request_decode(data, size, NULL, &req, err, sizeof(err));
+    if (code != SR_PROTO_CODE_OK) {
+        /* the error reply the daemon would send must carry code and text intact */
+        FUZZ_CHECK(err[0] != '\0');
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        sr_proto_reply_error(&pk, req.id, code, err);
+        sr_mp_doc doc;
+        bool ok = true;
+        sr_proto_code c2 = SR_PROTO_CODE_OK;
+        sr_pstr msg = { NULL, 0 };
+        uint64_t id = 0;
+        FUZZ_CHECK(sr_proto_reply_decode(sb.data, sb.size, &doc, &ok, NULL, &c2, &msg, &id, err2,
+                                         sizeof(err2)));
+        FUZZ_CHECK(!ok && c2 == code && id == req.id);
+        FUZZ_CHECK(msg.len == strlen(err) && memcmp(msg.ptr, err, msg.len) == 0);
+        sr_mp_doc_free(&doc);
+        msgpack_sbuffer_destroy(&sb);
+        return;
+    }
+    FUZZ_CHECK(req.version == SR_PROTO_VERSION);
+    msgpack_sbuffer_init(&sb);
+    FUZZ_CHECK(sr_proto_request_encode(&req, &sb) == 0);
+    code = sr_proto_request_decode(sb.data, sb.size, NULL, &again, err2, sizeof(err2));
+    if (code != SR_PROTO_CODE_OK)
+        fprintf(stderr, "fuzz_proto_request: re-decode failed: %d %s\n", (int)code, err2);
+    FUZZ_CHECK(code == SR_PROTO_CODE_OK);
+    FUZZ_CHECK(fuzz_request_same(&req, &again));
+    msgpack_sbuffer_init(&sb2);
+    FUZZ_CHECK(sr_proto_request_encode(&again, &sb2) == 0);
+    FUZZ_CHECK(sb2.size == sb.size && memcmp(sb2.data, sb.data, sb.size) == 0);
+    msgpack_sbuffer_destroy(&sb2);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sr_mp_doc doc;
+    char err[256];
+
+    if (sr_mp_parse(data, size, NULL, &doc, err, sizeof(err))) {
+        fuzz_check_doc(&doc, data, size);
+        sr_mp_doc_free(&doc);
+    } else {
+        FUZZ_CHECK(doc.nodes == NULL && doc.n_nodes == 0 && err[0] != '\0');
+    }
+
+    fuzz_request(data, size);
+
+    bool ok = false;
+    const sr_mp_node *result = NULL;
+    sr_proto_code code = SR_PROTO_CODE_OK;
+    sr_pstr msg = { NULL, 0 };
+    uint64_t id = 0;
+    if (sr_proto_reply_decode(data, size, &doc, &ok, &result, &code, &msg, &id, err, sizeof(err))) {
+        if (ok)
+            FUZZ_CHECK(result != NULL && result->type == SR_MP_TYPE_MAP);
+        else
+            FUZZ_CHECK(result == NULL && code >= 100 && code <= 999);
+        sr_mp_doc_free(&doc);
+    } else {
+        FUZZ_CHECK(doc.nodes == NULL);
+    }
+    return 0;
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Regenerate tests/fuzz/corpus: seed inputs for fuzz_proto_request.
+
+Valid requests for every op (minimal and with every field), a few replies, and
+a handful of malformed frames that each stop in a different check. Names say
+what each seed is: ok_* decode, reply_* are replies, bad_<code>_* must be
+refused with that reply code (test_proto.c checks this). The
+MessagePack encoder below is written by hand (no python msgpack dependency) and
+can force any wire format, so the seeds also cover the formats msgpack-c's
+packer never emits (int8 holding a positive value, float32, str8 for short
+strings, bin, ext, array16/map16...).
+
+Usage: python3 tests/fuzz/make_corpus.py [OUTDIR]   (default: corpus/ beside this file)
+The directory is emptied first so removed seeds do not linger.
+"""
+import os
+import struct
+import sys
+
+
+class Raw:
+    """Bytes copied as they are (for malformed frames and forced formats)."""
+
+    def __init__(self, b):
+        self.b = b
+
+
+class M:
+    """A map given as a list of (key, value) pairs: allows duplicate keys and
+    keeps the order."""
+
+    def __init__(self, *pairs):
+        self.pairs = pairs
+
+
+def f32(x):
+    return Raw(b"\xca" + struct.pack(">f", x))
+
+
+def i8(x):
+    return Raw(b"\xd0" + struct.pack(">b", x))
+
+
+def str8(s):
+    b = s.encode()
+    return Raw(b"\xd9" + struct.pack(">B", len(b)) + b)
+
+
+def pack(o):
+    if isinstance(o, Raw):
+        return o.b
+    if o is None:
+        return b"\xc0"
+    if o is True:
+        return b"\xc3"
+    if o is False:
+        return b"\xc2"
+    if isinstance(o, int):
+        if 0 <= o <= 0x7F:
+            return struct.pack(">B", o)
+        if -32 <= o < 0:
+            return struct.pack(">b", o)
+        if o >= 0:
+            for code, fmt, lim in ((0xCC, ">B", 1 << 8), (0xCD, ">H", 1 << 16),
+                                   (0xCE, ">I", 1 << 32), (0xCF, ">Q", 1 << 64)):
+                if o < lim:
+                    return bytes([code]) + struct.pack(fmt, o)
+        for code, fmt, lim in ((0xD0, ">b", 1 << 7), (0xD1, ">h", 1 << 15),
+                               (0xD2, ">i", 1 << 31), (0xD3, ">q", 1 << 63)):
+            if o >= -lim:
+                return bytes([code]) + struct.pack(fmt, o)
+        raise ValueError(o)
+    if isinstance(o, float):
+        return b"\xcb" + struct.pack(">d", o)
+    if isinstance(o, str):
+        b = o.encode()
+        n = len(b)
+        if n < 32:
+            return bytes([0xA0 | n]) + b
+        if n < 1 << 8:
+            return b"\xd9" + struct.pack(">B", n) + b
+        if n < 1 << 16:
+            return b"\xda" + struct.pack(">H", n) + b
+        return b"\xdb" + struct.pack(">I", n) + b
+    if isinstance(o, bytes):
+        n = len(o)
+        if n < 1 << 8:
+            return b"\xc4" + struct.pack(">B", n) + o
+        return b"\xc5" + struct.pack(">H", n) + o
+    if isinstance(o, list):
+        n = len(o)
+        head = bytes([0x90 | n]) if n < 16 else b"\xdc" + struct.pack(">H", n)
+        return head + b"".join(pack(x) for x in o)
+    if isinstance(o, dict):
+        o = M(*o.items())
+    if isinstance(o, M):
+        n = len(o.pairs)
+        head = bytes([0x80 | n]) if n < 16 else b"\xde" + struct.pack(">H", n)
+        return head + b"".join(pack(k) + pack(v) for k, v in o.pairs)
+    raise TypeError(type(o))
+
+
+def req(op, **fields):
+    d = {"v": 1, "op": op}
+    d.update(fields)
+    return d
+
+
+SEEDS = {
+    # ---- valid requests, every op ------------------------------------------------
+    "ok_status": req("status"),
+    "ok_status_id": req("status", id=1),
+    "ok_datasets_id64": req("datasets", id=(1 << 64) - 1),
+    "ok_shutdown": req("shutdown", id=7),
+    "ok_stats": req("stats", id=2, name="mssd-mini"),
+    "ok_synth_min": req("synth", out="synthetic/s.csv", sessions=1),
+    "ok_synth_full": req("synth", id=3, out="synthetic/s.csv.gz", sessions=1000000000,
+                         tracks=20000, seed=0, skips="random"),
+    "ok_synth_informative": req("synth", out="a.csv", sessions=10000, seed=42,
+                                skips="informative"),
+    "ok_ingest_min": req("ingest", name="d", paths=["logs/x.csv"]),
+    "ok_ingest_full_mssd": req("ingest", id=4, name="mssd_v1.2", paths=["a.csv", "b.csv.gz"],
+                               format="mssd", split="leave-last", skip_rule="skip_2",
+                               min_session_len=2, min_track_count=5, only_with_skip=True,
+                               max_reject_rate=0.01, replace=True),
+    "ok_ingest_events": req("ingest", id=5, name="events-1", paths=["ev/"], format="events",
+                            config="[columns]\nsession = sid\ntrack = tid\nskipped = skip\n",
+                            split="temporal", valid_frac=0.1, test_frac=0.2,
+                            only_with_skip=False, skip_rule="not_skipped"),
+    "ok_ingest_64_paths": req("ingest", name="many", paths=["p%02d.csv" % i for i in range(64)]),
+    # floats as integers and float32, int8 holding a positive value, str8 op
+    "ok_ingest_number_forms": M(("v", i8(1)), ("op", str8("ingest")), ("name", "n"),
+                                ("paths", ["x"]), ("max_reject_rate", 0), ("valid_frac", f32(0.25)),
+                                ("test_frac", 1 - 1), ("min_session_len", Raw(b"\xcd\x00\x03"))),
+    # unknown keys of every format are ignored
+    "ok_unknown_keys": M(("v", 1), ("op", "status"), ("future", {"a": [1, -2, 2.5, None]}),
+                         ("bin", b"\x00\xff"), ("ext", Raw(b"\xd6\x01abcd")),
+                         ("ext8", Raw(b"\xc7\x02\xfeab")), ("neg", -100000),
+                         ("big", Raw(b"\xdc\x00\x01\x01")), ("m16", Raw(b"\xde\x00\x00"))),
+    # more than 32 keys: the duplicate-key check sorts instead of comparing pairs
+    "ok_40_unknown_keys": M(("v", 1), ("op", "datasets"), *(("k%d" % i, i) for i in range(40))),
+    # ---- replies (the client's decoder) -------------------------------------------
+    "reply_ok": {"v": 1, "id": 3, "ok": True,
+                 "result": {"state": "ready", "sessions": 10000, "skip_rate": 0.49}},
+    "reply_error": {"v": 1, "id": 4, "ok": False,
+                    "error": {"code": 404, "kind": "not_found", "message": "no dataset \"x\""}},
+    # ---- malformed, one check each: bad_<reply code>_<case> -----------------------
+    "bad_400_empty": Raw(b""),
+    "bad_400_c1": Raw(b"\x82\xa1v\x01\xa2op\xc1"),
+    "bad_400_not_map": ["v", 1],
+    "bad_400_truncated": Raw(pack(req("stats", name="abc"))[:-2]),
+    "bad_400_trailing": Raw(pack(req("status")) + b"\x00"),
+    "bad_400_array32_huge": Raw(b"\xdd\xff\xff\xff\xff\x00"),
+    "bad_400_str32_beyond": Raw(b"\x81\xa2op\xdb\x7f\xff\xff\xffab"),
+    "bad_400_deep": Raw(b"\x83\xa1v\x01\xa2op\xa6status\xa1x" + b"\x91" * 20 + b"\xc0"),
+    "bad_505_version_2": req("status") | {"v": 2},
+    "bad_400_missing_v": {"op": "status"},
+    "bad_501_unknown_op": req("train", id=9),
+    "bad_400_dup_key": M(("v", 1), ("op", "status"), ("op", "shutdown")),
+    "bad_400_nul_name": req("stats", name="a\x00b"),
+    "bad_400_wrong_type_sessions": req("synth", out="o", sessions="10"),
+    "bad_422_sessions_zero": req("synth", out="o", sessions=0),
+    "bad_413_65_paths": req("ingest", name="d", paths=["p"] * 65),
+    "bad_422_name_dotdot": req("ingest", name="..", paths=["x"]),
+    "bad_422_frac_nan": req("ingest", name="d", paths=["x"], valid_frac=float("nan")),
+    "bad_400_dup_key_large": M(("v", 1), ("op", "datasets"), *(("k%d" % (i % 39), i) for i in range(40))),
+    "bad_400_non_str_key": M(("v", 1), ("op", "status"), (5, None)),
+    "bad_422_config_mssd": req("ingest", name="d", paths=["x"], config="[c]\n"),
+}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
+    os.makedirs(out, exist_ok=True)
+    for f in os.listdir(out):
+        os.remove(os.path.join(out, f))
+    for name, obj in sorted(SEEDS.items()):
+        with open(os.path.join(out, name + ".mp"), "wb") as fh:
+            fh.write(pack(obj))
+    print("make_corpus: wrote %d seeds to %s" % (len(SEEDS), out))
+
+
+if __name__ == "__main__":
+    main()

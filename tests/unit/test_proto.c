@@ -1,0 +1,1706 @@
+/* test_proto.c - the wire format: the bounded MessagePack reader on
+ * hand-assembled bytes (expected values worked out from the MessagePack
+ * spec), request validation (one test per malformed case), request and reply
+ * round trips, and the exact bytes of a few encoded messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_proto.h"
+
+#define ERRCAP 256
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+/* Parse `bytes` from an exactly-sized heap copy, so that ASan flags any read
+ * past the end of the frame. */
+static bool parse_exact(const uint8_t *bytes, size_t len, const sr_mp_limits *lim,
+                        sr_mp_doc *doc, char *err)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    assert_non_null(copy);
+    if (len)
+        memcpy(copy, bytes, len);
+    bool ok = sr_mp_parse(len ? copy : NULL, len, lim, doc, err, ERRCAP);
+    /* nodes point into the frame: keep the copy alive only for the check */
+    if (ok) {
+        for (uint32_t i = 0; i < doc->n_nodes; i++) {
+            if (doc->nodes[i].type == SR_MP_TYPE_STR || doc->nodes[i].type == SR_MP_TYPE_BIN ||
+                doc->nodes[i].type == SR_MP_TYPE_EXT) {
+                assert_true((const uint8_t *)doc->nodes[i].v.s >= copy);
+                assert_true((const uint8_t *)doc->nodes[i].v.s + doc->nodes[i].n <= copy + len);
+                /* re-point into the caller's bytes, which outlive the copy */
+                doc->nodes[i].v.s = (const char *)bytes + ((const uint8_t *)doc->nodes[i].v.s - copy);
+            }
+        }
+    }
+    free(copy);
+    return ok;
+}
+
+/* Parse a frame holding one scalar and return its single node. */
+static sr_mp_node parse_one(const uint8_t *bytes, size_t len)
+{
+    sr_mp_doc doc;
+    char err[ERRCAP];
+    bool ok = parse_exact(bytes, len, NULL, &doc, err);
+    if (!ok)
+        fail_msg("parse failed: %s", err);
+    assert_int_equal(doc.n_nodes, 1);
+    sr_mp_node n = doc.nodes[0];
+    assert_int_equal(n.span, 1);
+    sr_mp_doc_free(&doc);
+    return n;
+}
+
+static void expect_parse_fail(const uint8_t *bytes, size_t len, const sr_mp_limits *lim,
+                              const char *needle)
+{
+    sr_mp_doc doc = { (sr_mp_node *)(uintptr_t)1, 99 }; /* must be reset on failure */
+    char err[ERRCAP] = "";
+    assert_false(parse_exact(bytes, len, lim, &doc, err));
+    assert_null(doc.nodes);
+    assert_int_equal(doc.n_nodes, 0);
+    if (needle != NULL && strstr(err, needle) == NULL)
+        fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void pk_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* One request field for the table-driven builders. */
+typedef struct tfield {
+    const char *key;
+    char kind;        /* u uint, i int, d double, s str, b bool, n nil, P array of 2 paths */
+    uint64_t u;
+    double d;
+    const char *s;
+} tfield;
+
+static void pk_field(msgpack_packer *pk, const tfield *f)
+{
+    pk_str(pk, f->key);
+    switch (f->kind) {
+    case 'u': msgpack_pack_uint64(pk, f->u); break;
+    case 'i': msgpack_pack_int64(pk, (int64_t)f->u); break;
+    case 'd': msgpack_pack_double(pk, f->d); break;
+    case 's': pk_str(pk, f->s); break;
+    case 'b': if (f->u) msgpack_pack_true(pk); else msgpack_pack_false(pk); break;
+    case 'n': msgpack_pack_nil(pk); break;
+    case 'P':
+        msgpack_pack_array(pk, 2);
+        pk_str(pk, "logs/day1.csv");
+        pk_str(pk, "logs/day2.csv.gz");
+        break;
+    default: fail_msg("bad kind %c", f->kind);
+    }
+}
+
+/* Complete valid requests, one per op, with every field set. */
+static const tfield SYNTH_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },           { "op", 's', 0, 0, "synth" },
+    { "id", 'u', 77, 0, NULL },         { "out", 's', 0, 0, "synthetic/s1.csv.gz" },
+    { "sessions", 'u', 5000, 0, NULL }, { "tracks", 'u', 900, 0, NULL },
+    { "seed", 'u', 0, 0, NULL },        { "skips", 's', 0, 0, "random" },
+};
+static const tfield INGEST_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },
+    { "op", 's', 0, 0, "ingest" },
+    { "id", 'u', 78, 0, NULL },
+    { "name", 's', 0, 0, "mssd-mini_v2" },
+    { "paths", 'P', 0, 0, NULL },
+    { "format", 's', 0, 0, "events" },
+    { "config", 's', 0, 0, "[columns]\nsession = sid\n" },
+    { "split", 's', 0, 0, "temporal" },
+    { "skip_rule", 's', 0, 0, "skip_3" },
+    { "min_session_len", 'u', 3, 0, NULL },
+    { "min_track_count", 'u', 5, 0, NULL },
+    { "only_with_skip", 'b', 0, 0, NULL },
+    { "max_reject_rate", 'd', 0, 0.05, NULL },
+    { "valid_frac", 'd', 0, 0.125, NULL },
+    { "test_frac", 'd', 0, 0.25, NULL },
+    { "replace", 'b', 1, 0, NULL },
+};
+static const tfield STATS_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },
+    { "op", 's', 0, 0, "stats" },
+    { "name", 's', 0, 0, "ds-1" },
+};
+
+/* Pack `fields` into a fresh buffer, replacing the field named `swap` by
+ * `with` (when with != NULL) or dropping it (with == NULL). A `with` whose
+ * key is not among the fields is appended. */
+static void build(msgpack_sbuffer *sb, const tfield *fields, size_t n, const char *swap,
+                  const tfield *with)
+{
+    msgpack_packer pk;
+    uint32_t count = 0;
+    bool found = false;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    for (size_t i = 0; i < n; i++) {
+        bool hit = swap && strcmp(fields[i].key, swap) == 0;
+        found |= hit;
+        count += !(hit && with == NULL);
+    }
+    bool append = !found && with != NULL;
+    msgpack_pack_map(&pk, count + append);
+    for (size_t i = 0; i < n; i++) {
+        if (swap && strcmp(fields[i].key, swap) == 0) {
+            if (with != NULL)
+                pk_field(&pk, with);
+        } else {
+            pk_field(&pk, &fields[i]);
+        }
+    }
+    if (append)
+        pk_field(&pk, with);
+}
+
+static sr_proto_code decode_sb(const msgpack_sbuffer *sb, sr_proto_request *req, char *err)
+{
+    /* exact-size copy: any over-read is an ASan error */
+    char *copy = malloc(sb->size ? sb->size : 1);
+    assert_non_null(copy);
+    memcpy(copy, sb->data, sb->size);
+    sr_proto_code c = sr_proto_request_decode(copy, sb->size, NULL, req, err, ERRCAP);
+    free(copy);
+    return c; /* strings in req dangle now: callers only look at codes and numbers */
+}
+
+static void expect_code(const tfield *fields, size_t n, const char *swap, const tfield *with,
+                        sr_proto_code want, const char *needle)
+{
+    msgpack_sbuffer sb;
+    sr_proto_request req;
+    char err[ERRCAP] = "";
+    build(&sb, fields, n, swap, with);
+    sr_proto_code c = decode_sb(&sb, &req, err);
+    msgpack_sbuffer_destroy(&sb);
+    if (c != want)
+        fail_msg("swap %s: got code %d (%s), want %d", swap ? swap : "-", (int)c, err, (int)want);
+    if (needle != NULL && strstr(err, needle) == NULL)
+        fail_msg("swap %s: error \"%s\" does not mention \"%s\"", swap ? swap : "-", err, needle);
+}
+
+#define EXPECT(fields, swap, with, code, needle) \
+    expect_code(fields, SR_COUNTOF_T(fields), swap, with, code, needle)
+#define SR_COUNTOF_T(a) (sizeof(a) / sizeof((a)[0]))
+
+static void assert_pstr(sr_pstr s, const char *want)
+{
+    if (!sr_pstr_eq(s, want))
+        fail_msg("got \"%.*s\", want \"%s\"", (int)s.len, s.ptr ? s.ptr : "", want);
+}
+
+/* ---- sr_mp_parse: every format family ----------------------------------------------- */
+
+static void test_mp_parse_nil_and_bool(void **state)
+{
+    (void)state;
+    static const uint8_t nil[] = { 0xc0 }, f[] = { 0xc2 }, t[] = { 0xc3 };
+    assert_int_equal(parse_one(nil, 1).type, SR_MP_TYPE_NIL);
+    sr_mp_node n = parse_one(f, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_BOOL);
+    assert_false(n.v.b);
+    n = parse_one(t, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_BOOL);
+    assert_true(n.v.b);
+}
+
+static void test_mp_parse_fixint_positive_and_negative(void **state)
+{
+    (void)state;
+    static const uint8_t z[] = { 0x00 }, p[] = { 0x7f }, m1[] = { 0xff }, m32[] = { 0xe0 };
+    sr_mp_node n = parse_one(z, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_UINT);
+    assert_int_equal(n.v.u, 0);
+    n = parse_one(p, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_UINT);
+    assert_int_equal(n.v.u, 127);
+    n = parse_one(m1, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_INT);
+    assert_true(n.v.i == -1);
+    n = parse_one(m32, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_INT);
+    assert_true(n.v.i == -32);
+}
+
+static void test_mp_parse_uint8_to_uint64(void **state)
+{
+    (void)state;
+    static const uint8_t u8[] = { 0xcc, 0xff };
+    static const uint8_t u16[] = { 0xcd, 0x01, 0x00 };
+    static const uint8_t u32[] = { 0xce, 0x00, 0x01, 0x00, 0x00 };
+    static const uint8_t u64[] = { 0xcf, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
+    static const uint8_t umax[] = { 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    sr_mp_node n = parse_one(u8, sizeof(u8));
+    assert_int_equal(n.type, SR_MP_TYPE_UINT);
+    assert_int_equal(n.v.u, 255);
+    assert_int_equal(parse_one(u16, sizeof(u16)).v.u, 256);
+    assert_int_equal(parse_one(u32, sizeof(u32)).v.u, 65536);
+    assert_true(parse_one(u64, sizeof(u64)).v.u == 0x0102030405060708ull);
+    n = parse_one(umax, sizeof(umax));
+    assert_int_equal(n.type, SR_MP_TYPE_UINT);
+    assert_true(n.v.u == UINT64_MAX);
+}
+
+static void test_mp_parse_int8_to_int64(void **state)
+{
+    (void)state;
+    static const uint8_t i8[] = { 0xd0, 0x80 };
+    static const uint8_t i16[] = { 0xd1, 0x80, 0x00 };
+    static const uint8_t i16b[] = { 0xd1, 0xfe, 0xd4 }; /* -300 = 0x10000 - 300 = 0xfed4 */
+    static const uint8_t i32[] = { 0xd2, 0x80, 0x00, 0x00, 0x00 };
+    static const uint8_t i64[] = { 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0 };
+    static const uint8_t i64m1[] = { 0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    sr_mp_node n = parse_one(i8, sizeof(i8));
+    assert_int_equal(n.type, SR_MP_TYPE_INT);
+    assert_true(n.v.i == -128);
+    assert_true(parse_one(i16, sizeof(i16)).v.i == -32768);
+    assert_true(parse_one(i16b, sizeof(i16b)).v.i == -300);
+    assert_true(parse_one(i32, sizeof(i32)).v.i == INT32_MIN);
+    assert_true(parse_one(i64, sizeof(i64)).v.i == INT64_MIN);
+    assert_true(parse_one(i64m1, sizeof(i64m1)).v.i == -1);
+}
+
+static void test_mp_parse_signed_format_holding_nonnegative_is_uint(void **state)
+{
+    (void)state;
+    static const uint8_t i8[] = { 0xd0, 0x05 };
+    static const uint8_t i64[] = { 0xd3, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    sr_mp_node n = parse_one(i8, sizeof(i8));
+    assert_int_equal(n.type, SR_MP_TYPE_UINT);
+    assert_int_equal(n.v.u, 5);
+    n = parse_one(i64, sizeof(i64));
+    assert_int_equal(n.type, SR_MP_TYPE_UINT);
+    assert_true(n.v.u == (uint64_t)INT64_MAX);
+}
+
+static void test_mp_parse_float32_and_float64(void **state)
+{
+    (void)state;
+    /* 1.5f = sign 0, exponent 127 (0x7f), mantissa 0.5 -> 0x3fc00000 */
+    static const uint8_t f32[] = { 0xca, 0x3f, 0xc0, 0x00, 0x00 };
+    /* 0.1f rounds to 0x3dcccccd */
+    static const uint8_t f32b[] = { 0xca, 0x3d, 0xcc, 0xcc, 0xcd };
+    /* 1.5 = 0x3ff8000000000000; -pi = 0xc00921fb54442d18 */
+    static const uint8_t f64[] = { 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0 };
+    static const uint8_t f64b[] = { 0xcb, 0xc0, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18 };
+    static const uint8_t nan64[] = { 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0 };
+    sr_mp_node n = parse_one(f32, sizeof(f32));
+    assert_int_equal(n.type, SR_MP_TYPE_FLOAT);
+    assert_true(n.v.f == 1.5);
+    assert_true(parse_one(f32b, sizeof(f32b)).v.f == (double)0.1f);
+    assert_true(parse_one(f64, sizeof(f64)).v.f == 1.5);
+    assert_true(parse_one(f64b, sizeof(f64b)).v.f == -3.141592653589793);
+    assert_true(isnan(parse_one(nan64, sizeof(nan64)).v.f)); /* the reader keeps NaN */
+}
+
+static void test_mp_parse_str_fix_8_16_32(void **state)
+{
+    (void)state;
+    static const uint8_t fix[] = { 0xa3, 'a', 'b', 'c' };
+    static const uint8_t s8[] = { 0xd9, 0x03, 'a', 'b', 'c' };
+    static const uint8_t s16[] = { 0xda, 0x00, 0x03, 'a', 'b', 'c' };
+    static const uint8_t s32[] = { 0xdb, 0x00, 0x00, 0x00, 0x03, 'a', 'b', 'c' };
+    static const uint8_t empty[] = { 0xa0 };
+    const uint8_t *all[] = { fix, s8, s16, s32 };
+    size_t lens[] = { sizeof(fix), sizeof(s8), sizeof(s16), sizeof(s32) };
+    for (int i = 0; i < 4; i++) {
+        sr_mp_node n = parse_one(all[i], lens[i]);
+        assert_int_equal(n.type, SR_MP_TYPE_STR);
+        assert_int_equal(n.n, 3);
+        assert_memory_equal(n.v.s, "abc", 3);
+        assert_ptr_equal(n.v.s, (const char *)all[i] + lens[i] - 3);
+    }
+    sr_mp_node n = parse_one(empty, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_STR);
+    assert_int_equal(n.n, 0);
+}
+
+static void test_mp_parse_bin_8_16_32(void **state)
+{
+    (void)state;
+    static const uint8_t b8[] = { 0xc4, 0x02, 0x00, 0xff };
+    static const uint8_t b16[] = { 0xc5, 0x00, 0x02, 0x00, 0xff };
+    static const uint8_t b32[] = { 0xc6, 0x00, 0x00, 0x00, 0x02, 0x00, 0xff };
+    const uint8_t *all[] = { b8, b16, b32 };
+    size_t lens[] = { sizeof(b8), sizeof(b16), sizeof(b32) };
+    for (int i = 0; i < 3; i++) {
+        sr_mp_node n = parse_one(all[i], lens[i]);
+        assert_int_equal(n.type, SR_MP_TYPE_BIN);
+        assert_int_equal(n.n, 2);
+        assert_memory_equal(n.v.s, "\x00\xff", 2);
+    }
+}
+
+static void test_mp_parse_fixext_and_ext_8_16_32(void **state)
+{
+    (void)state;
+    /* fixext 1/2/4/8/16 (0xd4..0xd8): type byte, then 1/2/4/8/16 data bytes */
+    static const uint8_t fe1[] = { 0xd4, 0x05, 0xaa };
+    static const uint8_t fe2[] = { 0xd5, 0x05, 0xaa, 0xbb };
+    static const uint8_t fe4[] = { 0xd6, 0x05, 1, 2, 3, 4 };
+    static const uint8_t fe8[] = { 0xd7, 0xff, 1, 2, 3, 4, 5, 6, 7, 8 }; /* type -1 */
+    static const uint8_t fe16[] = { 0xd8, 0x05, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    const uint8_t *fixes[] = { fe1, fe2, fe4, fe8, fe16 };
+    size_t flen[] = { sizeof(fe1), sizeof(fe2), sizeof(fe4), sizeof(fe8), sizeof(fe16) };
+    uint32_t fn[] = { 1, 2, 4, 8, 16 };
+    int8_t ftype[] = { 5, 5, 5, -1, 5 };
+    for (int i = 0; i < 5; i++) {
+        sr_mp_node n = parse_one(fixes[i], flen[i]);
+        assert_int_equal(n.type, SR_MP_TYPE_EXT);
+        assert_int_equal(n.n, fn[i]);
+        assert_ptr_equal(n.v.s, (const char *)fixes[i] + 2);
+        assert_int_equal((int8_t)n.v.s[-1], ftype[i]);
+    }
+    /* ext 8/16/32: length, type byte, data; type 0xfe = -2 */
+    static const uint8_t e8[] = { 0xc7, 0x03, 0xfe, 1, 2, 3 };
+    static const uint8_t e16[] = { 0xc8, 0x00, 0x03, 0xfe, 1, 2, 3 };
+    static const uint8_t e32[] = { 0xc9, 0x00, 0x00, 0x00, 0x03, 0xfe, 1, 2, 3 };
+    static const uint8_t e0[] = { 0xc7, 0x00, 0x07 };
+    const uint8_t *exts[] = { e8, e16, e32 };
+    size_t elen[] = { sizeof(e8), sizeof(e16), sizeof(e32) };
+    for (int i = 0; i < 3; i++) {
+        sr_mp_node n = parse_one(exts[i], elen[i]);
+        assert_int_equal(n.type, SR_MP_TYPE_EXT);
+        assert_int_equal(n.n, 3);
+        assert_memory_equal(n.v.s, "\x01\x02\x03", 3);
+        assert_int_equal((int8_t)n.v.s[-1], -2);
+    }
+    sr_mp_node n = parse_one(e0, sizeof(e0));
+    assert_int_equal(n.n, 0);
+    assert_int_equal((int8_t)n.v.s[-1], 7);
+}
+
+static void test_mp_parse_array_fix_16_32(void **state)
+{
+    (void)state;
+    static const uint8_t fix[] = { 0x92, 0x01, 0xa1, 'x' };
+    static const uint8_t a16[] = { 0xdc, 0x00, 0x02, 0x01, 0xa1, 'x' };
+    static const uint8_t a32[] = { 0xdd, 0x00, 0x00, 0x00, 0x02, 0x01, 0xa1, 'x' };
+    static const uint8_t empty[] = { 0x90 };
+    const uint8_t *all[] = { fix, a16, a32 };
+    size_t lens[] = { sizeof(fix), sizeof(a16), sizeof(a32) };
+    for (int i = 0; i < 3; i++) {
+        sr_mp_doc doc;
+        char err[ERRCAP];
+        assert_true(parse_exact(all[i], lens[i], NULL, &doc, err));
+        assert_int_equal(doc.n_nodes, 3);
+        assert_int_equal(doc.nodes[0].type, SR_MP_TYPE_ARRAY);
+        assert_int_equal(doc.nodes[0].n, 2);
+        assert_int_equal(doc.nodes[0].span, 3);
+        assert_int_equal(doc.nodes[1].v.u, 1);
+        assert_int_equal(doc.nodes[2].type, SR_MP_TYPE_STR);
+        assert_memory_equal(doc.nodes[2].v.s, "x", 1);
+        sr_mp_doc_free(&doc);
+    }
+    sr_mp_node n = parse_one(empty, 1);
+    assert_int_equal(n.type, SR_MP_TYPE_ARRAY);
+    assert_int_equal(n.n, 0);
+}
+
+static void test_mp_parse_map_fix_16_32(void **state)
+{
+    (void)state;
+    static const uint8_t fix[] = { 0x81, 0xa1, 'a', 0x07 };
+    static const uint8_t m16[] = { 0xde, 0x00, 0x01, 0xa1, 'a', 0x07 };
+    static const uint8_t m32[] = { 0xdf, 0x00, 0x00, 0x00, 0x01, 0xa1, 'a', 0x07 };
+    const uint8_t *all[] = { fix, m16, m32 };
+    size_t lens[] = { sizeof(fix), sizeof(m16), sizeof(m32) };
+    for (int i = 0; i < 3; i++) {
+        sr_mp_doc doc;
+        char err[ERRCAP];
+        assert_true(parse_exact(all[i], lens[i], NULL, &doc, err));
+        assert_int_equal(doc.n_nodes, 3);
+        assert_int_equal(doc.nodes[0].type, SR_MP_TYPE_MAP);
+        assert_int_equal(doc.nodes[0].n, 1);
+        assert_int_equal(doc.nodes[0].span, 3);
+        const sr_mp_node *v = sr_mp_map_get(&doc, 0, "a");
+        assert_non_null(v);
+        assert_int_equal(v->v.u, 7);
+        assert_null(sr_mp_map_get(&doc, 0, "b"));
+        assert_null(sr_mp_map_get(&doc, 1, "a")); /* node 1 is not a map */
+        sr_mp_doc_free(&doc);
+    }
+}
+
+/* [1, [2, 3], {"k": [4]}, 5]: pre-order with spans
+ * 0 array(4) span 10 | 1: 1 | 2 array(2) span 3 | 3: 2 | 4: 3 |
+ * 5 map(1) span 4 | 6 "k" | 7 array(1) span 2 | 8: 4 | 9: 5 */
+static void test_mp_parse_nested_preorder_spans(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = { 0x94, 0x01, 0x92, 0x02, 0x03, 0x81, 0xa1, 'k', 0x91, 0x04, 0x05 };
+    static const uint32_t span[] = { 10, 1, 3, 1, 1, 4, 1, 2, 1, 1 };
+    static const uint8_t type[] = { SR_MP_TYPE_ARRAY, SR_MP_TYPE_UINT, SR_MP_TYPE_ARRAY,
+                                    SR_MP_TYPE_UINT, SR_MP_TYPE_UINT, SR_MP_TYPE_MAP,
+                                    SR_MP_TYPE_STR, SR_MP_TYPE_ARRAY, SR_MP_TYPE_UINT,
+                                    SR_MP_TYPE_UINT };
+    sr_mp_doc doc;
+    char err[ERRCAP];
+    assert_true(parse_exact(b, sizeof(b), NULL, &doc, err));
+    assert_int_equal(doc.n_nodes, 10);
+    for (uint32_t i = 0; i < 10; i++) {
+        assert_int_equal(doc.nodes[i].span, span[i]);
+        assert_int_equal(doc.nodes[i].type, type[i]);
+    }
+    assert_int_equal(doc.nodes[9].v.u, 5);
+    const sr_mp_node *k = sr_mp_map_get(&doc, 5, "k");
+    assert_non_null(k);
+    assert_int_equal(sr_mp_index(&doc, k), 7);
+    assert_int_equal(doc.nodes[sr_mp_index(&doc, k) + 1].v.u, 4);
+    sr_mp_doc_free(&doc);
+    sr_mp_doc_free(&doc); /* freeing twice is harmless */
+    sr_mp_doc_free(NULL);
+}
+
+/* ---- sr_mp_parse: malformed frames ---------------------------------------------------- */
+
+static void test_mp_parse_empty_frame(void **state)
+{
+    (void)state;
+    expect_parse_fail(NULL, 0, NULL, "empty frame");
+}
+
+static void test_mp_parse_invalid_byte_c1(void **state)
+{
+    (void)state;
+    static const uint8_t alone[] = { 0xc1 };
+    static const uint8_t inside[] = { 0x92, 0x01, 0xc1 };
+    expect_parse_fail(alone, sizeof(alone), NULL, "0xc1 at offset 0");
+    expect_parse_fail(inside, sizeof(inside), NULL, "0xc1 at offset 2");
+}
+
+static void test_mp_parse_str_length_beyond_frame(void **state)
+{
+    (void)state;
+    static const uint8_t s8[] = { 0xd9, 0x10, 'a', 'b' };
+    static const uint8_t fix[] = { 0xa5, 'a' };
+    static const uint8_t s32[] = { 0xdb, 0xff, 0xff, 0xff, 0xff, 'a' };
+    static const uint8_t bin16[] = { 0xc5, 0x00, 0x03, 'a' };
+    static const uint8_t ext8[] = { 0xc7, 0x01, 0x05 }; /* type byte present, data missing */
+    sr_mp_limits lim;
+    sr_mp_limits_default(&lim);
+    lim.max_str = UINT32_MAX; /* so the bytes-left check, not the size limit, decides */
+    expect_parse_fail(s8, sizeof(s8), &lim, "declares 16 bytes, only 2 left");
+    expect_parse_fail(fix, sizeof(fix), &lim, "declares 5 bytes, only 1 left");
+    expect_parse_fail(s32, sizeof(s32), &lim, "declares 4294967295 bytes");
+    expect_parse_fail(bin16, sizeof(bin16), &lim, "bin at offset 0 declares 3 bytes");
+    expect_parse_fail(ext8, sizeof(ext8), &lim, "ext at offset 0 declares 1 bytes, only 0 left");
+}
+
+static void test_mp_parse_str_longer_than_max_str(void **state)
+{
+    (void)state;
+    static const uint8_t s[] = { 0xa4, 'a', 'b', 'c', 'd' };
+    sr_mp_limits lim;
+    sr_mp_limits_default(&lim);
+    lim.max_str = 3;
+    expect_parse_fail(s, sizeof(s), &lim, "exceeds the limit of 3");
+    lim.max_str = 4;
+    sr_mp_doc doc;
+    char err[ERRCAP];
+    assert_true(parse_exact(s, sizeof(s), &lim, &doc, err));
+    sr_mp_doc_free(&doc);
+}
+
+/* msgpack-c's unpacker would reserve 2^32-1 objects for this 6-byte frame.
+ * The count fails its check in the validation pass, before the only
+ * allocation sr_mp_parse makes, and the doc stays empty. */
+static void test_mp_parse_array32_count_max_in_6_byte_frame(void **state)
+{
+    (void)state;
+    static const uint8_t a[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x00 };
+    static const uint8_t m[] = { 0xdf, 0xff, 0xff, 0xff, 0xff, 0x00 };
+    expect_parse_fail(a, sizeof(a), NULL, "declares 4294967295 elements, limit 65536");
+    sr_mp_limits lim;
+    sr_mp_limits_default(&lim);
+    lim.max_items = UINT32_MAX; /* no item limit: the bytes-left check alone must stop it */
+    expect_parse_fail(a, sizeof(a), &lim, "declares 4294967295 elements, only 1 bytes left");
+    expect_parse_fail(m, sizeof(m), &lim, "declares 4294967295 pairs, only 1 bytes left");
+    /* a map of n pairs needs 2n bytes: 1 pair in 1 byte fails too */
+    static const uint8_t m1[] = { 0x81, 0x00 };
+    expect_parse_fail(m1, sizeof(m1), &lim, "declares 1 pairs, only 1 bytes left");
+}
+
+static void test_mp_parse_count_over_max_items(void **state)
+{
+    (void)state;
+    static const uint8_t a[] = { 0x93, 0x01, 0x02, 0x03 };
+    sr_mp_limits lim;
+    sr_mp_limits_default(&lim);
+    lim.max_items = 2;
+    expect_parse_fail(a, sizeof(a), &lim, "declares 3 elements, limit 2");
+}
+
+static void test_mp_parse_nesting_deeper_than_max_depth(void **state)
+{
+    (void)state;
+    uint8_t b[40];
+    sr_mp_doc doc;
+    char err[ERRCAP];
+    /* 16 nested one-element arrays around nil: depth 16 = the default limit */
+    for (int i = 0; i < 16; i++)
+        b[i] = 0x91;
+    b[16] = 0xc0;
+    assert_true(parse_exact(b, 17, NULL, &doc, err));
+    assert_int_equal(doc.n_nodes, 17);
+    assert_int_equal(doc.nodes[0].span, 17);
+    assert_int_equal(doc.nodes[15].span, 2);
+    sr_mp_doc_free(&doc);
+    /* 17 levels: one too many, even when the innermost is empty */
+    for (int i = 0; i < 16; i++)
+        b[i] = 0x91;
+    b[16] = 0x90;
+    expect_parse_fail(b, 17, NULL, "nests deeper than the limit of 16");
+    /* a limit above SR_MP_MAX_DEPTH acts as SR_MP_MAX_DEPTH */
+    sr_mp_limits lim;
+    sr_mp_limits_default(&lim);
+    lim.max_depth = 1000;
+    uint8_t deep[SR_MP_MAX_DEPTH + 2];
+    memset(deep, 0x91, sizeof(deep));
+    deep[SR_MP_MAX_DEPTH + 1] = 0xc0;
+    expect_parse_fail(deep, sizeof(deep), &lim, "nests deeper than the limit of 64");
+    assert_true(parse_exact(deep + 1, sizeof(deep) - 1, &lim, &doc, err));
+    sr_mp_doc_free(&doc);
+    /* max_depth 0: scalars only */
+    lim.max_depth = 0;
+    static const uint8_t one[] = { 0x01 }, arr[] = { 0x90 };
+    assert_true(parse_exact(one, 1, &lim, &doc, err));
+    sr_mp_doc_free(&doc);
+    expect_parse_fail(arr, 1, &lim, "deeper than the limit of 0");
+}
+
+static void test_mp_parse_trailing_garbage(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = { 0x81, 0xa1, 'a', 0x01, 0xc0 };
+    expect_parse_fail(b, sizeof(b), NULL, "trailing bytes: the object ends at offset 4");
+}
+
+static void test_mp_parse_truncated_headers(void **state)
+{
+    (void)state;
+    static const uint8_t u32[] = { 0xce, 0x00, 0x01 };
+    static const uint8_t f64[] = { 0xcb, 0x3f };
+    static const uint8_t a16[] = { 0xdc, 0x00 };
+    static const uint8_t arr[] = { 0x93, 0x01, 0x02 };
+    expect_parse_fail(u32, sizeof(u32), NULL, "truncated uint at offset 0: needs 4 header bytes, 2 left");
+    expect_parse_fail(f64, sizeof(f64), NULL, "truncated float");
+    expect_parse_fail(a16, sizeof(a16), NULL, "truncated array");
+    sr_mp_limits lim;
+    sr_mp_limits_default(&lim);
+    expect_parse_fail(arr, sizeof(arr), &lim, "declares 3 elements, only 2 bytes left");
+}
+
+/* ---- request decoding: round trips ------------------------------------------------- */
+
+static void round_trip(const sr_proto_request *in, sr_proto_request *out, msgpack_sbuffer *sb)
+{
+    char err[ERRCAP] = "";
+    msgpack_sbuffer_init(sb);
+    assert_int_equal(sr_proto_request_encode(in, sb), 0);
+    sr_proto_code c = sr_proto_request_decode(sb->data, sb->size, NULL, out, err, ERRCAP);
+    if (c != SR_PROTO_CODE_OK)
+        fail_msg("decode of encoded %s failed: %d %s", sr_proto_op_name(in->op), (int)c, err);
+    assert_int_equal(out->version, 1);
+    assert_int_equal(out->op, in->op);
+    assert_true(out->id == in->id);
+}
+
+static sr_pstr P(const char *s)
+{
+    sr_pstr p = { s, (uint32_t)strlen(s) };
+    return p;
+}
+
+static void test_request_round_trip_fieldless_ops(void **state)
+{
+    (void)state;
+    sr_proto_op ops[] = { SR_PROTO_OP_STATUS, SR_PROTO_OP_DATASETS, SR_PROTO_OP_SHUTDOWN };
+    for (int i = 0; i < 3; i++) {
+        for (uint64_t id = 0; id < 2; id++) {
+            sr_proto_request in, out;
+            msgpack_sbuffer sb;
+            memset(&in, 0, sizeof(in));
+            in.op = ops[i];
+            in.id = id ? UINT64_MAX : 0;
+            round_trip(&in, &out, &sb);
+            msgpack_sbuffer_destroy(&sb);
+        }
+    }
+}
+
+static void test_request_round_trip_synth(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_SYNTH;
+    in.id = 12;
+    in.u.synth.out = P("synthetic/a.csv.gz");
+    in.u.synth.sessions = SR_PROTO_MAX_SESSIONS;
+    in.u.synth.tracks = 20000;
+    in.u.synth.seed = 0;
+    in.u.synth.has_seed = true;
+    in.u.synth.skips = P("informative");
+    round_trip(&in, &out, &sb);
+    assert_pstr(out.u.synth.out, "synthetic/a.csv.gz");
+    assert_true(out.u.synth.sessions == SR_PROTO_MAX_SESSIONS);
+    assert_int_equal(out.u.synth.tracks, 20000);
+    assert_true(out.u.synth.has_seed);
+    assert_int_equal(out.u.synth.seed, 0);
+    assert_pstr(out.u.synth.skips, "informative");
+    msgpack_sbuffer_destroy(&sb);
+
+    /* minimal: optionals stay unset */
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_SYNTH;
+    in.u.synth.out = P("x.csv");
+    in.u.synth.sessions = 1;
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.synth.sessions, 1);
+    assert_int_equal(out.u.synth.tracks, 0);
+    assert_false(out.u.synth.has_seed);
+    assert_int_equal(out.u.synth.skips.len, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_round_trip_ingest(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_INGEST;
+    in.id = 1u << 20;
+    sr_proto_ingest *g = &in.u.ingest;
+    g->name = P("A.b_c-9");
+    g->n_paths = SR_PROTO_MAX_PATHS;
+    char paths[SR_PROTO_MAX_PATHS][24];
+    for (int i = 0; i < SR_PROTO_MAX_PATHS; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "d/%02d.csv", i);
+        g->paths[i] = P(paths[i]);
+    }
+    g->format = P("events");
+    g->config = P("[columns]\nuser = u\n");
+    g->split = P("temporal");
+    g->skip_rule = P("not_skipped");
+    g->min_session_len = 4;
+    g->min_track_count = UINT32_MAX;
+    g->only_with_skip = 0;
+    g->max_reject_rate = 0.0;
+    g->valid_frac = 0.1;
+    g->test_frac = 0.2;
+    g->replace = true;
+    round_trip(&in, &out, &sb);
+    const sr_proto_ingest *o = &out.u.ingest;
+    assert_pstr(o->name, "A.b_c-9");
+    assert_int_equal(o->n_paths, SR_PROTO_MAX_PATHS);
+    for (int i = 0; i < SR_PROTO_MAX_PATHS; i++)
+        assert_pstr(o->paths[i], paths[i]);
+    assert_pstr(o->format, "events");
+    assert_pstr(o->config, "[columns]\nuser = u\n");
+    assert_pstr(o->split, "temporal");
+    assert_pstr(o->skip_rule, "not_skipped");
+    assert_int_equal(o->min_session_len, 4);
+    assert_true(o->min_track_count == UINT32_MAX);
+    assert_int_equal(o->only_with_skip, 0);
+    assert_true(o->max_reject_rate == 0.0);
+    assert_true(o->valid_frac == 0.1);
+    assert_true(o->test_frac == 0.2);
+    assert_true(o->replace);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* minimal: unset optionals decode to the header's "unset" values */
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_INGEST;
+    in.u.ingest.name = P("d");
+    in.u.ingest.paths[0] = P("/data/x.csv");
+    in.u.ingest.n_paths = 1;
+    in.u.ingest.only_with_skip = -1;
+    in.u.ingest.max_reject_rate = in.u.ingest.valid_frac = in.u.ingest.test_frac = -1.0;
+    round_trip(&in, &out, &sb);
+    o = &out.u.ingest;
+    assert_int_equal(o->n_paths, 1);
+    assert_pstr(o->paths[0], "/data/x.csv");
+    assert_int_equal(o->format.len, 0);
+    assert_int_equal(o->config.len, 0);
+    assert_int_equal(o->split.len, 0);
+    assert_int_equal(o->skip_rule.len, 0);
+    assert_int_equal(o->min_session_len, 0);
+    assert_int_equal(o->min_track_count, 0);
+    assert_int_equal(o->only_with_skip, -1);
+    assert_true(o->max_reject_rate < 0 && o->valid_frac < 0 && o->test_frac < 0);
+    assert_false(o->replace);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_round_trip_stats(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_STATS;
+    in.id = 3;
+    char name[SR_PROTO_MAX_NAME_LEN + 1];
+    memset(name, 'n', SR_PROTO_MAX_NAME_LEN);
+    name[SR_PROTO_MAX_NAME_LEN] = '\0';
+    in.u.name = P(name);
+    round_trip(&in, &out, &sb);
+    assert_pstr(out.u.name, name);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* The table fixtures themselves must decode, or every "one field wrong"
+ * test below would pass for the wrong reason. */
+static void test_request_table_fixtures_are_valid(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP];
+    build(&sb, SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_SYNTH);
+    assert_int_equal(r.id, 77);
+    assert_int_equal(r.u.synth.sessions, 5000);
+    assert_int_equal(r.u.synth.tracks, 900);
+    assert_true(r.u.synth.has_seed);
+    assert_pstr(r.u.synth.skips, "random");
+    msgpack_sbuffer_destroy(&sb);
+
+    build(&sb, INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_INGEST);
+    assert_int_equal(r.u.ingest.n_paths, 2);
+    assert_pstr(r.u.ingest.paths[1], "logs/day2.csv.gz");
+    assert_int_equal(r.u.ingest.only_with_skip, 0);
+    assert_true(r.u.ingest.max_reject_rate == 0.05);
+    assert_true(r.u.ingest.replace);
+    msgpack_sbuffer_destroy(&sb);
+
+    build(&sb, STATS_FIELDS, SR_COUNTOF_T(STATS_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_pstr(r.u.name, "ds-1");
+    assert_int_equal(r.id, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- request decoding: one test per malformed case ---------------------------------- */
+
+static void test_request_empty_frame(void **state)
+{
+    (void)state;
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(NULL, 0, NULL, &r, err, ERRCAP), 400);
+    assert_non_null(strstr(err, "empty frame"));
+}
+
+static void test_request_truncated_at_every_byte(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    build(&sb, INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), NULL, NULL);
+    assert_true(sb.size > 100);
+    for (size_t k = 0; k < sb.size; k++) {
+        sr_proto_request r;
+        char err[ERRCAP] = "";
+        char *copy = malloc(k ? k : 1);
+        assert_non_null(copy);
+        memcpy(copy, sb.data, k);
+        sr_proto_code c = sr_proto_request_decode(k ? copy : NULL, k, NULL, &r, err, ERRCAP);
+        free(copy);
+        if (c != SR_PROTO_CODE_BAD_REQUEST || strstr(err, "malformed MessagePack") == NULL)
+            fail_msg("prefix of %zu/%zu bytes: code %d \"%s\"", k, sb.size, (int)c, err);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_top_level_not_a_map(void **state)
+{
+    (void)state;
+    static const uint8_t arr[] = { 0x92, 0xa1, 'v', 0x01 };
+    static const uint8_t str[] = { 0xa2, 'o', 'p' };
+    static const uint8_t num[] = { 0x01 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(arr, sizeof(arr), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "the request must be a map, got array");
+    assert_int_equal(sr_proto_request_decode(str, sizeof(str), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "the request must be a map, got str");
+    assert_int_equal(sr_proto_request_decode(num, sizeof(num), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "the request must be a map, got uint");
+}
+
+static void test_request_byte_c1(void **state)
+{
+    (void)state;
+    /* {"v": 1, "op": <0xc1>} */
+    static const uint8_t b[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xc1 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_non_null(strstr(err, "invalid type byte 0xc1 at offset 7"));
+}
+
+static void test_request_str_length_beyond_frame(void **state)
+{
+    (void)state;
+    /* {"v": 1, "op": str8 of 200 bytes, 6 present} */
+    static const uint8_t b[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xd9, 200, 's', 't', 'a',
+                                 't', 'u', 's' };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_non_null(strstr(err, "declares 200 bytes, only 6 left"));
+}
+
+static void test_request_array32_count_max_in_6_byte_frame(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x00 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    sr_mp_limits lim;
+    sr_mp_limits_default(&lim);
+    lim.max_items = UINT32_MAX;
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), &lim, &r, err, ERRCAP), 400);
+    assert_non_null(strstr(err, "declares 4294967295 elements, only 1 bytes left"));
+}
+
+static void test_request_nesting_deeper_than_max_depth(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"status","x":[[...[nil]...]]}: the map is depth 1, so 15
+     * arrays reach the default limit of 16 and 16 arrays exceed it. */
+    for (int arrays = 15; arrays <= 16; arrays++) {
+        uint8_t b[64];
+        size_t o = 0;
+        static const uint8_t head[] = { 0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 's', 't',
+                                        'a', 't', 'u', 's', 0xa1, 'x' };
+        memcpy(b, head, sizeof(head));
+        o = sizeof(head);
+        for (int i = 0; i < arrays; i++)
+            b[o++] = 0x91;
+        b[o++] = 0xc0;
+        sr_proto_request r;
+        char err[ERRCAP] = "";
+        sr_proto_code c = sr_proto_request_decode(b, o, NULL, &r, err, ERRCAP);
+        if (arrays == 15) {
+            assert_int_equal(c, SR_PROTO_CODE_OK);
+        } else {
+            assert_int_equal(c, 400);
+            assert_non_null(strstr(err, "nests deeper than the limit of 16"));
+        }
+    }
+}
+
+static void test_request_trailing_garbage(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 's', 't', 'a', 't',
+                                 'u', 's', 0x00 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b) - 1, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_STATUS);
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_non_null(strstr(err, "trailing bytes"));
+}
+
+static void test_request_wrong_type_per_field(void **state)
+{
+    (void)state;
+    static const struct {
+        const tfield *fields;
+        size_t n;
+        tfield bad;
+        const char *msg;
+    } cases[] = {
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "id", 's', 0, 0, "7" }, "field \"id\": expected uint, got str" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "v", 's', 0, 0, "1" }, "field \"v\": expected uint, got str" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "v", 'd', 0, 1.0, NULL }, "field \"v\": expected uint, got float" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "op", 'u', 2, 0, NULL }, "field \"op\": expected str, got uint" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "out", 'u', 1, 0, NULL }, "field \"out\": expected str, got uint" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "sessions", 's', 0, 0, "10" }, "field \"sessions\": expected uint, got str" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "sessions", 'd', 0, 10.0, NULL }, "field \"sessions\": expected uint, got float" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "tracks", 'n', 0, 0, NULL }, "field \"tracks\": expected uint, got nil" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "seed", 'b', 1, 0, NULL }, "field \"seed\": expected uint, got bool" },
+        { SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), { "skips", 'u', 0, 0, NULL }, "field \"skips\": expected str, got uint" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "name", 'P', 0, 0, NULL }, "field \"name\": expected str, got array" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "paths", 's', 0, 0, "a.csv" }, "field \"paths\": expected array of str, got str" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "format", 'b', 0, 0, NULL }, "field \"format\": expected str, got bool" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "config", 'u', 5, 0, NULL }, "field \"config\": expected str, got uint" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "split", 'n', 0, 0, NULL }, "field \"split\": expected str, got nil" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "skip_rule", 'u', 2, 0, NULL }, "field \"skip_rule\": expected str, got uint" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "min_session_len", 's', 0, 0, "2" }, "field \"min_session_len\": expected uint, got str" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "min_track_count", 'd', 0, 2.0, NULL }, "field \"min_track_count\": expected uint, got float" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "only_with_skip", 'u', 1, 0, NULL }, "field \"only_with_skip\": expected bool, got uint" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "max_reject_rate", 's', 0, 0, "0.1" }, "field \"max_reject_rate\": expected float, got str" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "valid_frac", 'b', 1, 0, NULL }, "field \"valid_frac\": expected float, got bool" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "test_frac", 'n', 0, 0, NULL }, "field \"test_frac\": expected float, got nil" },
+        { INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), { "replace", 's', 0, 0, "yes" }, "field \"replace\": expected bool, got str" },
+        { STATS_FIELDS, SR_COUNTOF_T(STATS_FIELDS), { "name", 'u', 4, 0, NULL }, "field \"name\": expected str, got uint" },
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(cases); i++)
+        expect_code(cases[i].fields, cases[i].n, cases[i].bad.key, &cases[i].bad,
+                    SR_PROTO_CODE_BAD_REQUEST, cases[i].msg);
+}
+
+static void test_request_path_element_wrong_type(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"ingest","name":"d","paths":["a", 7]} */
+    static const uint8_t b[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 'i', 'n', 'g', 'e',
+                                 's', 't', 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'd', 0xa5, 'p', 'a',
+                                 't', 'h', 's', 0x92, 0xa1, 'a', 0x07 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"paths\"[1]: expected str, got uint");
+}
+
+static void test_request_missing_required_fields(void **state)
+{
+    (void)state;
+    EXPECT(SYNTH_FIELDS, "out", NULL, 400, "missing required field \"out\"");
+    EXPECT(SYNTH_FIELDS, "sessions", NULL, 400, "missing required field \"sessions\"");
+    EXPECT(INGEST_FIELDS, "name", NULL, 400, "missing required field \"name\"");
+    EXPECT(INGEST_FIELDS, "paths", NULL, 400, "missing required field \"paths\"");
+    EXPECT(INGEST_FIELDS, "config", NULL, 400, "missing required field \"config\""); /* events */
+    EXPECT(STATS_FIELDS, "name", NULL, 400, "missing required field \"name\"");
+    /* optional ones may go */
+    EXPECT(SYNTH_FIELDS, "tracks", NULL, 0, NULL);
+    EXPECT(SYNTH_FIELDS, "seed", NULL, 0, NULL);
+    EXPECT(INGEST_FIELDS, "replace", NULL, 0, NULL);
+    EXPECT(INGEST_FIELDS, "split", NULL, 0, NULL);
+}
+
+static void test_request_missing_op(void **state)
+{
+    (void)state;
+    EXPECT(SYNTH_FIELDS, "op", NULL, 400, "missing required field \"op\"");
+}
+
+static void test_request_unknown_op(void **state)
+{
+    (void)state;
+    tfield op = { "op", 's', 0, 0, "xyz" };
+    EXPECT(STATS_FIELDS, "op", &op, 501, "unknown op \"xyz\"");
+    tfield empty = { "op", 's', 0, 0, "" };
+    EXPECT(STATS_FIELDS, "op", &empty, 501, "unknown op \"\"");
+    tfield ctl = { "op", 's', 0, 0, "st\x1b[2Jatus" }; /* control bytes are escaped */
+    EXPECT(STATS_FIELDS, "op", &ctl, 501, "unknown op \"st\\x1b[2Jatus\"");
+    tfield caps = { "op", 's', 0, 0, "STATUS" }; /* op names are case-sensitive */
+    EXPECT(STATS_FIELDS, "op", &caps, 501, "unknown op \"STATUS\"");
+}
+
+static void test_request_version_2(void **state)
+{
+    (void)state;
+    tfield v2 = { "v", 'u', 2, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "v", &v2, 505, "unsupported protocol version 2");
+    tfield v0 = { "v", 'u', 0, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "v", &v0, 505, "unsupported protocol version 0");
+    tfield vneg = { "v", 'i', (uint64_t)-1, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "v", &vneg, 505, "unsupported protocol version -1");
+}
+
+static void test_request_missing_version(void **state)
+{
+    (void)state;
+    EXPECT(SYNTH_FIELDS, "v", NULL, 400, "missing required field \"v\"");
+}
+
+static void test_request_duplicate_key(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"status","op":"shutdown"} */
+    static const uint8_t b[] = { 0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 's', 't', 'a', 't',
+                                 'u', 's', 0xa2, 'o', 'p', 0xa8, 's', 'h', 'u', 't', 'd', 'o',
+                                 'w', 'n' };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "duplicate key \"op\"");
+}
+
+/* Above 32 keys the duplicate check sorts instead of comparing all pairs. */
+static void test_request_duplicate_key_in_large_map(void **state)
+{
+    (void)state;
+    for (int dup = 0; dup < 2; dup++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        char key[16];
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2 + 40 + dup);
+        pk_str(&pk, "v");
+        msgpack_pack_uint8(&pk, 1);
+        for (int i = 0; i < 40; i++) {
+            snprintf(key, sizeof(key), "k%d", i);
+            pk_str(&pk, key);
+            msgpack_pack_int(&pk, i);
+        }
+        if (dup) {
+            pk_str(&pk, "k17");
+            msgpack_pack_nil(&pk);
+        }
+        pk_str(&pk, "op");
+        pk_str(&pk, "datasets");
+        sr_proto_request r;
+        char err[ERRCAP] = "";
+        sr_proto_code c = sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP);
+        if (dup) {
+            assert_int_equal(c, 400);
+            assert_string_equal(err, "duplicate key \"k17\"");
+        } else {
+            assert_int_equal(c, 0); /* 40 unknown keys are ignored */
+            assert_int_equal(r.op, SR_PROTO_OP_DATASETS);
+        }
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+static void test_request_non_string_key(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"status",5:nil} */
+    static const uint8_t b[] = { 0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 's', 't', 'a', 't',
+                                 'u', 's', 0x05, 0xc0 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "key #3 of the request map is a uint, expected str");
+}
+
+static void test_request_nul_in_string(void **state)
+{
+    (void)state;
+    static const uint8_t head[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p' };
+    /* {"v":1,"op":"synth","out":"a\0b","sessions":1} */
+    static const uint8_t body[] = { 0xa5, 's', 'y', 'n', 't', 'h', 0xa3, 'o', 'u', 't', 0xa3,
+                                    'a', 0x00, 'b', 0xa8, 's', 'e', 's', 's', 'i', 'o', 'n',
+                                    's', 0x01 };
+    uint8_t b[64];
+    size_t o = sizeof(head);
+    memcpy(b, head, o);
+    memcpy(b + o, body, sizeof(body));
+    o += sizeof(body);
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, o, NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"out\": embedded NUL byte at position 1");
+
+    /* "op":"status\0" is not "status" with junk ignored */
+    static const uint8_t op[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa7, 's', 't', 'a', 't',
+                                  'u', 's', 0x00 };
+    assert_int_equal(sr_proto_request_decode(op, sizeof(op), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"op\": embedded NUL byte at position 6");
+
+    /* a NUL inside one of the paths */
+    static const uint8_t p[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 'i', 'n', 'g', 'e',
+                                 's', 't', 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'd', 0xa5, 'p', 'a',
+                                 't', 'h', 's', 0x91, 0xa2, 0x00, 'x' };
+    assert_int_equal(sr_proto_request_decode(p, sizeof(p), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"paths\"[0]: embedded NUL byte at position 0");
+}
+
+static void test_request_too_many_paths(void **state)
+{
+    (void)state;
+    for (uint32_t n = SR_PROTO_MAX_PATHS; n <= SR_PROTO_MAX_PATHS + 1; n++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 4);
+        pk_str(&pk, "v");
+        msgpack_pack_uint8(&pk, 1);
+        pk_str(&pk, "op");
+        pk_str(&pk, "ingest");
+        pk_str(&pk, "name");
+        pk_str(&pk, "d");
+        pk_str(&pk, "paths");
+        msgpack_pack_array(&pk, n);
+        for (uint32_t i = 0; i < n; i++)
+            pk_str(&pk, "f.csv");
+        sr_proto_request r;
+        char err[ERRCAP] = "";
+        sr_proto_code c = sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP);
+        if (n == SR_PROTO_MAX_PATHS) {
+            assert_int_equal(c, 0);
+            assert_int_equal(r.u.ingest.n_paths, SR_PROTO_MAX_PATHS);
+        } else {
+            assert_int_equal(c, 413);
+            assert_string_equal(err, "field \"paths\": 65 paths exceeds the limit of 64");
+        }
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+static void test_request_empty_paths(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"ingest","name":"d","paths":[]} */
+    static const uint8_t b[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 'i', 'n', 'g', 'e',
+                                 's', 't', 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'd', 0xa5, 'p', 'a',
+                                 't', 'h', 's', 0x90 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 422);
+    assert_string_equal(err, "field \"paths\": must hold at least one path");
+}
+
+static void test_request_path_too_long(void **state)
+{
+    (void)state;
+    char *longp = malloc(SR_PROTO_MAX_PATH_LEN + 2);
+    assert_non_null(longp);
+    memset(longp, 'p', SR_PROTO_MAX_PATH_LEN + 1);
+    longp[SR_PROTO_MAX_PATH_LEN + 1] = '\0';
+    tfield out = { "out", 's', 0, 0, longp };
+    EXPECT(SYNTH_FIELDS, "out", &out, 413, "field \"out\": 4096 bytes exceeds the limit of 4095");
+    longp[SR_PROTO_MAX_PATH_LEN] = '\0';
+    EXPECT(SYNTH_FIELDS, "out", &out, 0, NULL);
+    tfield empty = { "out", 's', 0, 0, "" };
+    EXPECT(SYNTH_FIELDS, "out", &empty, 422, "field \"out\": must not be empty");
+    free(longp);
+}
+
+static void test_request_huge_config(void **state)
+{
+    (void)state;
+    char *cfg = malloc(SR_PROTO_MAX_CONFIG + 2);
+    assert_non_null(cfg);
+    memset(cfg, '#', SR_PROTO_MAX_CONFIG + 1);
+    cfg[SR_PROTO_MAX_CONFIG + 1] = '\0';
+    tfield c = { "config", 's', 0, 0, cfg };
+    EXPECT(INGEST_FIELDS, "config", &c, 413, "field \"config\": 65537 bytes exceeds the limit of 65536");
+    cfg[SR_PROTO_MAX_CONFIG] = '\0';
+    EXPECT(INGEST_FIELDS, "config", &c, 0, NULL);
+    free(cfg);
+}
+
+static void test_request_config_without_events_format(void **state)
+{
+    (void)state;
+    tfield mssd = { "format", 's', 0, 0, "mssd" };
+    EXPECT(INGEST_FIELDS, "format", &mssd, 422, "field \"config\": only valid with format \"events\"");
+    EXPECT(INGEST_FIELDS, "format", NULL, 422, "only valid with format"); /* default is mssd */
+}
+
+static void test_request_sessions_out_of_range(void **state)
+{
+    (void)state;
+    tfield zero = { "sessions", 'u', 0, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "sessions", &zero, 422, "field \"sessions\": must be in [1, 1000000000], got 0");
+    tfield big = { "sessions", 'u', SR_PROTO_MAX_SESSIONS + 1, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "sessions", &big, 422, "got 1000000001");
+    tfield neg = { "sessions", 'i', (uint64_t)-5, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "sessions", &neg, 422, "got -5");
+    tfield max = { "sessions", 'u', SR_PROTO_MAX_SESSIONS, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "sessions", &max, 0, NULL);
+    tfield tracks = { "tracks", 'u', SR_PROTO_MAX_TRACKS + 1, 0, NULL };
+    EXPECT(SYNTH_FIELDS, "tracks", &tracks, 422, "field \"tracks\": must be in [1, 100000000]");
+    tfield msl = { "min_session_len", 'u', 0, 0, NULL };
+    EXPECT(INGEST_FIELDS, "min_session_len", &msl, 422, "field \"min_session_len\": must be in [1, 4294967295], got 0");
+    tfield mtc = { "min_track_count", 'u', (uint64_t)UINT32_MAX + 1, 0, NULL };
+    EXPECT(INGEST_FIELDS, "min_track_count", &mtc, 422, "got 4294967296");
+}
+
+static void test_request_bad_enum_values(void **state)
+{
+    (void)state;
+    tfield skips = { "skips", 's', 0, 0, "sometimes" };
+    EXPECT(SYNTH_FIELDS, "skips", &skips, 422,
+           "field \"skips\": expected one of \"informative\", \"random\", got \"sometimes\"");
+    tfield fmt = { "format", 's', 0, 0, "csv" };
+    EXPECT(INGEST_FIELDS, "format", &fmt, 422, "field \"format\": expected one of \"mssd\", \"events\"");
+    tfield split = { "split", 's', 0, 0, "random" };
+    EXPECT(INGEST_FIELDS, "split", &split, 422, "field \"split\": expected one of \"leave-last\", \"temporal\"");
+    tfield rule = { "skip_rule", 's', 0, 0, "skip_4" };
+    EXPECT(INGEST_FIELDS, "skip_rule", &rule, 422, "got \"skip_4\"");
+    tfield empty = { "skip_rule", 's', 0, 0, "" };
+    EXPECT(INGEST_FIELDS, "skip_rule", &empty, 422, "field \"skip_rule\": must not be empty");
+}
+
+static void test_request_bad_name(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "", ".", "..", ".hidden", "a/b", "a b", "caf\xc3\xa9",
+        "x234567890123456789012345678901234567890123456789012345678901234", /* 64 */
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(bad); i++) {
+        tfield n = { "name", 's', 0, 0, bad[i] };
+        EXPECT(STATS_FIELDS, "name", &n, 422, "field \"name\"");
+    }
+    tfield slash = { "name", 's', 0, 0, "../etc" };
+    EXPECT(INGEST_FIELDS, "name", &slash, 422,
+           "field \"name\": \"../etc\" is not a valid name (1-63 of [A-Za-z0-9._-], not starting with '.')");
+    tfield ok = { "name", 's', 0, 0, "a..b" };
+    EXPECT(STATS_FIELDS, "name", &ok, 0, NULL);
+}
+
+static void test_request_fraction_out_of_range(void **state)
+{
+    (void)state;
+    tfield nan_ = { "max_reject_rate", 'd', 0, NAN, NULL };
+    EXPECT(INGEST_FIELDS, "max_reject_rate", &nan_, 422,
+           "field \"max_reject_rate\": must be a finite number in [0, 1], got nan");
+    tfield inf = { "valid_frac", 'd', 0, INFINITY, NULL };
+    EXPECT(INGEST_FIELDS, "valid_frac", &inf, 422, "got inf");
+    tfield big = { "test_frac", 'd', 0, 1.5, NULL };
+    EXPECT(INGEST_FIELDS, "test_frac", &big, 422, "got 1.5");
+    tfield neg = { "max_reject_rate", 'd', 0, -0.25, NULL };
+    EXPECT(INGEST_FIELDS, "max_reject_rate", &neg, 422, "got -0.25");
+    tfield negi = { "max_reject_rate", 'i', (uint64_t)-1, 0, NULL };
+    EXPECT(INGEST_FIELDS, "max_reject_rate", &negi, 422, "got -1");
+    tfield two = { "max_reject_rate", 'u', 2, 0, NULL };
+    EXPECT(INGEST_FIELDS, "max_reject_rate", &two, 422, "got 2");
+}
+
+static void test_request_fraction_sum_at_least_one(void **state)
+{
+    (void)state;
+    tfield v = { "valid_frac", 'd', 0, 0.75, NULL }; /* + test_frac 0.25 = 1 */
+    EXPECT(INGEST_FIELDS, "valid_frac", &v, 422, "\"valid_frac\" + \"test_frac\" must be < 1");
+}
+
+static void test_request_float_fields_accept_integers(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP];
+    tfield one = { "max_reject_rate", 'u', 1, 0, NULL };
+    build(&sb, INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), "max_reject_rate", &one);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_true(r.u.ingest.max_reject_rate == 1.0);
+    msgpack_sbuffer_destroy(&sb);
+    tfield zero = { "valid_frac", 'u', 0, 0, NULL };
+    build(&sb, INGEST_FIELDS, SR_COUNTOF_T(INGEST_FIELDS), "valid_frac", &zero);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_true(r.u.ingest.valid_frac == 0.0);
+    msgpack_sbuffer_destroy(&sb);
+    /* float32 0.25 (0x3e800000) is exact */
+    static const uint8_t b[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 'i', 'n', 'g', 'e',
+                                 's', 't', 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'd', 0xa5, 'p', 'a',
+                                 't', 'h', 's', 0x91, 0xa1, 'x' };
+    uint8_t b2[64];
+    memcpy(b2, b, sizeof(b));
+    b2[0] = 0x85;
+    static const uint8_t tail[] = { 0xa9, 't', 'e', 's', 't', '_', 'f', 'r', 'a', 'c',
+                                    0xca, 0x3e, 0x80, 0x00, 0x00 };
+    memcpy(b2 + sizeof(b), tail, sizeof(tail));
+    assert_int_equal(sr_proto_request_decode(b2, sizeof(b) + sizeof(tail), NULL, &r, err, ERRCAP), 0);
+    assert_true(r.u.ingest.test_frac == 0.25);
+}
+
+static void test_request_int_format_nonnegative_accepted(void **state)
+{
+    (void)state;
+    /* {"v": int8 1, "op":"synth","out":"o","sessions": int16 300} */
+    static const uint8_t b[] = { 0x84, 0xa1, 'v', 0xd0, 0x01, 0xa2, 'o', 'p', 0xa5, 's', 'y', 'n',
+                                 't', 'h', 0xa3, 'o', 'u', 't', 0xa1, 'o', 0xa8, 's', 'e', 's',
+                                 's', 'i', 'o', 'n', 's', 0xd1, 0x01, 0x2c };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.u.synth.sessions, 300);
+}
+
+static void test_request_unknown_keys_ignored(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"shutdown","future":{"a":[1,2]},"id":9} */
+    static const uint8_t b[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa8, 's', 'h', 'u', 't',
+                                 'd', 'o', 'w', 'n', 0xa6, 'f', 'u', 't', 'u', 'r', 'e', 0x81,
+                                 0xa1, 'a', 0x92, 0x01, 0x02, 0xa2, 'i', 'd', 0x09 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_SHUTDOWN);
+    assert_int_equal(r.id, 9);
+    /* another op's fields are unknown keys for this op */
+    tfield extra = { "sessions", 's', 0, 0, "not checked for stats" };
+    EXPECT(STATS_FIELDS, "nonexistent", &extra, 0, NULL);
+}
+
+static void test_request_id_echoed_on_error(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP];
+    tfield op = { "op", 's', 0, 0, "train" };
+    build(&sb, SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), "op", &op);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 501);
+    assert_int_equal(r.id, 77);
+    msgpack_sbuffer_destroy(&sb);
+    tfield v = { "v", 'u', 9, 0, NULL };
+    build(&sb, SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), "v", &v);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 505);
+    assert_int_equal(r.id, 77);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- encoders: exact bytes ------------------------------------------------------------ */
+
+static void test_request_encode_exact_bytes(void **state)
+{
+    (void)state;
+    sr_proto_request r;
+    msgpack_sbuffer sb;
+    memset(&r, 0, sizeof(r));
+    r.op = SR_PROTO_OP_STATUS;
+    r.id = 3;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(sr_proto_request_encode(&r, &sb), 0);
+    /* {"v":1,"op":"status","id":3} */
+    static const uint8_t want[] = { 0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 's', 't', 'a',
+                                    't', 'u', 's', 0xa2, 'i', 'd', 0x03 };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+
+    r.op = (sr_proto_op)99;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    assert_int_equal(sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_reply_error_exact_bytes(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sr_proto_reply_error(&pk, 5, SR_PROTO_CODE_NOT_FOUND, "no");
+    /* {"v":1,"id":5,"ok":false,"error":{"code":404,"kind":"not_found","message":"no"}} */
+    static const uint8_t want[] = {
+        0x84, 0xa1, 'v', 0x01, 0xa2, 'i', 'd', 0x05, 0xa2, 'o', 'k', 0xc2,
+        0xa5, 'e', 'r', 'r', 'o', 'r', 0x83,
+        0xa4, 'c', 'o', 'd', 'e', 0xcd, 0x01, 0x94,
+        0xa4, 'k', 'i', 'n', 'd', 0xa9, 'n', 'o', 't', '_', 'f', 'o', 'u', 'n', 'd',
+        0xa7, 'm', 'e', 's', 's', 'a', 'g', 'e', 0xa2, 'n', 'o',
+    };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- replies: round trips and malformed ------------------------------------------------- */
+
+static void test_reply_ok_round_trip(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sr_proto_reply_ok_begin(&pk, 42, 4);
+    sr_proto_pack_kv_str(&pk, "state", "ready");
+    sr_proto_pack_kv_u64(&pk, "sessions", 10000);
+    sr_proto_pack_kv_f64(&pk, "skip_rate", 0.49);
+    sr_proto_pack_kv_str(&pk, "none", NULL);
+
+    sr_mp_doc doc;
+    bool ok = false;
+    const sr_mp_node *result = NULL;
+    sr_proto_code code = SR_PROTO_CODE_INTERNAL;
+    sr_pstr msg = { "x", 1 };
+    uint64_t id = 0;
+    char err[ERRCAP];
+    assert_true(sr_proto_reply_decode(sb.data, sb.size, &doc, &ok, &result, &code, &msg, &id, err,
+                                      ERRCAP));
+    assert_true(ok);
+    assert_int_equal(id, 42);
+    assert_int_equal(code, 0);
+    assert_int_equal(msg.len, 0);
+    assert_non_null(result);
+    assert_int_equal(result->type, SR_MP_TYPE_MAP);
+    assert_int_equal(result->n, 4);
+    uint32_t ri = sr_mp_index(&doc, result);
+    const sr_mp_node *n = sr_mp_map_get(&doc, ri, "state");
+    assert_non_null(n);
+    assert_int_equal(n->type, SR_MP_TYPE_STR);
+    assert_memory_equal(n->v.s, "ready", 5);
+    n = sr_mp_map_get(&doc, ri, "sessions");
+    assert_non_null(n);
+    assert_int_equal(n->v.u, 10000);
+    n = sr_mp_map_get(&doc, ri, "skip_rate");
+    assert_non_null(n);
+    assert_true(n->type == SR_MP_TYPE_FLOAT && n->v.f == 0.49);
+    n = sr_mp_map_get(&doc, ri, "none");
+    assert_non_null(n);
+    assert_int_equal(n->type, SR_MP_TYPE_NIL);
+    sr_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_reply_error_round_trip(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sr_proto_reply_error(&pk, UINT64_MAX, SR_PROTO_CODE_BUSY, "queue full, retry later");
+
+    sr_mp_doc doc;
+    bool ok = true;
+    const sr_mp_node *result = (const sr_mp_node *)&doc;
+    sr_proto_code code = SR_PROTO_CODE_OK;
+    sr_pstr msg = { NULL, 0 };
+    uint64_t id = 0;
+    char err[ERRCAP];
+    assert_true(sr_proto_reply_decode(sb.data, sb.size, &doc, &ok, &result, &code, &msg, &id, err,
+                                      ERRCAP));
+    assert_false(ok);
+    assert_null(result);
+    assert_int_equal(code, 429);
+    assert_pstr(msg, "queue full, retry later");
+    assert_true(id == UINT64_MAX);
+    const sr_mp_node *e = sr_mp_map_get(&doc, 0, "error");
+    assert_non_null(e);
+    const sr_mp_node *kind = sr_mp_map_get(&doc, sr_mp_index(&doc, e), "kind");
+    assert_non_null(kind);
+    assert_memory_equal(kind->v.s, "busy", 4);
+    sr_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void expect_reply_fail(const uint8_t *b, size_t len, const char *needle)
+{
+    sr_mp_doc doc;
+    bool ok = true;
+    char err[ERRCAP] = "";
+    uint64_t id = 5;
+    assert_false(sr_proto_reply_decode(b, len, &doc, &ok, NULL, NULL, NULL, &id, err, ERRCAP));
+    assert_false(ok);
+    assert_null(doc.nodes); /* nothing left to free on failure */
+    assert_int_equal(id, 0);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void test_reply_decode_malformed(void **state)
+{
+    (void)state;
+    static const uint8_t trunc[] = { 0x84, 0xa1, 'v' };
+    static const uint8_t arr[] = { 0x90 };
+    static const uint8_t v2[] = { 0x83, 0xa1, 'v', 0x02, 0xa2, 'o', 'k', 0xc3, 0xa6, 'r', 'e',
+                                  's', 'u', 'l', 't', 0x80 };
+    static const uint8_t no_ok[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'i', 'd', 0x01 };
+    static const uint8_t no_result[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'k', 0xc3 };
+    static const uint8_t bad_id[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'i', 'd', 0xff, 0xa2, 'o', 'k',
+                                      0xc3, 0xa6, 'r', 'e', 's', 'u', 'l', 't', 0x80 };
+    /* {"v":1,"ok":false,"error":{"code":99,"message":"m"}} */
+    static const uint8_t bad_code[] = { 0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'k', 0xc2, 0xa5, 'e',
+                                        'r', 'r', 'o', 'r', 0x82, 0xa4, 'c', 'o', 'd', 'e', 0x63,
+                                        0xa7, 'm', 'e', 's', 's', 'a', 'g', 'e', 0xa1, 'm' };
+    /* {"v":1,"ok":false,"error":{"code":500}} */
+    static const uint8_t no_msg[] = { 0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'k', 0xc2, 0xa5, 'e', 'r',
+                                      'r', 'o', 'r', 0x81, 0xa4, 'c', 'o', 'd', 'e', 0xcd, 0x01,
+                                      0xf4 };
+    expect_reply_fail(trunc, sizeof(trunc), "malformed reply");
+    expect_reply_fail(arr, sizeof(arr), "reply is a array, expected map");
+    expect_reply_fail(v2, sizeof(v2), "unsupported protocol version");
+    expect_reply_fail(no_ok, sizeof(no_ok), "no bool \"ok\"");
+    expect_reply_fail(no_result, sizeof(no_result), "no \"result\" map");
+    expect_reply_fail(bad_id, sizeof(bad_id), "\"id\" is a int");
+    expect_reply_fail(bad_code, sizeof(bad_code), "no \"code\" in [100, 999]");
+    expect_reply_fail(no_msg, sizeof(no_msg), "no str \"message\"");
+}
+
+/* ---- small API pieces -------------------------------------------------------------------- */
+
+static void test_pstr_eq_and_copy(void **state)
+{
+    (void)state;
+    sr_pstr s = { "abcdef", 3 };
+    char buf[4];
+    assert_true(sr_pstr_eq(s, "abc"));
+    assert_false(sr_pstr_eq(s, "abcd"));
+    assert_false(sr_pstr_eq(s, "ab"));
+    sr_pstr empty = { NULL, 0 };
+    assert_true(sr_pstr_eq(empty, ""));
+    assert_true(sr_pstr_copy(s, buf, sizeof(buf)));
+    assert_string_equal(buf, "abc");
+    sr_pstr four = { "abcd", 4 };
+    assert_false(sr_pstr_copy(four, buf, sizeof(buf))); /* needs 5 with the NUL */
+    assert_string_equal(buf, "");
+    sr_pstr nul = { "a\0b", 3 };
+    assert_false(sr_pstr_copy(nul, buf, sizeof(buf)));
+    assert_false(sr_pstr_copy(s, buf, 0));
+    assert_true(sr_pstr_copy(empty, buf, 1));
+    assert_string_equal(buf, "");
+}
+
+static void test_code_and_op_names(void **state)
+{
+    (void)state;
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_BAD_REQUEST), "bad_request");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_FORBIDDEN), "forbidden");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_NOT_FOUND), "not_found");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_CONFLICT), "conflict");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_TOO_LARGE), "too_large");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_INVALID), "invalid");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_BUSY), "busy");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_INTERNAL), "internal");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_UNKNOWN_OP), "unknown_op");
+    assert_string_equal(sr_proto_code_name(SR_PROTO_CODE_VERSION), "version");
+    assert_string_equal(sr_proto_code_name((sr_proto_code)418), "unknown");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_STATUS), "status");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_SYNTH), "synth");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_INGEST), "ingest");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_STATS), "stats");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_DATASETS), "datasets");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_SHUTDOWN), "shutdown");
+    assert_string_equal(sr_proto_op_name((sr_proto_op)0), "unknown");
+    assert_string_equal(sr_proto_op_name((sr_proto_op)7), "unknown");
+}
+
+/* The fuzz seeds say in their names what they are (make_corpus.py): ok_*
+ * requests decode, reply_* replies decode, bad_<code>_* requests are refused
+ * with exactly that code. Keeps the corpus honest as the decoder changes. */
+static void test_fuzz_corpus_seeds_decode_as_named(void **state)
+{
+    (void)state;
+    char dir[1024], path[1400];
+    snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus", SR_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int seen = 0, ok_seen = 0, bad_seen = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        static uint8_t buf[1 << 16];
+        size_t len = fread(buf, 1, sizeof(buf), f);
+        assert_true(feof(f));
+        fclose(f);
+        sr_proto_request r;
+        char err[ERRCAP] = "";
+        seen++;
+        if (strncmp(e->d_name, "ok_", 3) == 0) {
+            sr_proto_code c = sr_proto_request_decode(buf, len, NULL, &r, err, ERRCAP);
+            if (c != SR_PROTO_CODE_OK)
+                fail_msg("%s: code %d \"%s\"", e->d_name, (int)c, err);
+            ok_seen++;
+        } else if (strncmp(e->d_name, "bad_", 4) == 0) {
+            int want = atoi(e->d_name + 4);
+            sr_proto_code c = sr_proto_request_decode(buf, len, NULL, &r, err, ERRCAP);
+            if ((int)c != want)
+                fail_msg("%s: code %d \"%s\", want %d", e->d_name, (int)c, err, want);
+            bad_seen++;
+        } else if (strncmp(e->d_name, "reply_", 6) == 0) {
+            sr_mp_doc doc;
+            bool ok;
+            assert_true(sr_proto_reply_decode(buf, len, &doc, &ok, NULL, NULL, NULL, NULL, err, ERRCAP));
+            sr_mp_doc_free(&doc);
+        } else {
+            fail_msg("%s: seed name says neither ok_, bad_<code>_ nor reply_", e->d_name);
+        }
+    }
+    closedir(d);
+    assert_true(seen >= 30 && ok_seen >= 6 && bad_seen >= 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mp_parse_nil_and_bool),
+        cmocka_unit_test(test_mp_parse_fixint_positive_and_negative),
+        cmocka_unit_test(test_mp_parse_uint8_to_uint64),
+        cmocka_unit_test(test_mp_parse_int8_to_int64),
+        cmocka_unit_test(test_mp_parse_signed_format_holding_nonnegative_is_uint),
+        cmocka_unit_test(test_mp_parse_float32_and_float64),
+        cmocka_unit_test(test_mp_parse_str_fix_8_16_32),
+        cmocka_unit_test(test_mp_parse_bin_8_16_32),
+        cmocka_unit_test(test_mp_parse_fixext_and_ext_8_16_32),
+        cmocka_unit_test(test_mp_parse_array_fix_16_32),
+        cmocka_unit_test(test_mp_parse_map_fix_16_32),
+        cmocka_unit_test(test_mp_parse_nested_preorder_spans),
+        cmocka_unit_test(test_mp_parse_empty_frame),
+        cmocka_unit_test(test_mp_parse_invalid_byte_c1),
+        cmocka_unit_test(test_mp_parse_str_length_beyond_frame),
+        cmocka_unit_test(test_mp_parse_str_longer_than_max_str),
+        cmocka_unit_test(test_mp_parse_array32_count_max_in_6_byte_frame),
+        cmocka_unit_test(test_mp_parse_count_over_max_items),
+        cmocka_unit_test(test_mp_parse_nesting_deeper_than_max_depth),
+        cmocka_unit_test(test_mp_parse_trailing_garbage),
+        cmocka_unit_test(test_mp_parse_truncated_headers),
+        cmocka_unit_test(test_request_round_trip_fieldless_ops),
+        cmocka_unit_test(test_request_round_trip_synth),
+        cmocka_unit_test(test_request_round_trip_ingest),
+        cmocka_unit_test(test_request_round_trip_stats),
+        cmocka_unit_test(test_request_table_fixtures_are_valid),
+        cmocka_unit_test(test_request_empty_frame),
+        cmocka_unit_test(test_request_truncated_at_every_byte),
+        cmocka_unit_test(test_request_top_level_not_a_map),
+        cmocka_unit_test(test_request_byte_c1),
+        cmocka_unit_test(test_request_str_length_beyond_frame),
+        cmocka_unit_test(test_request_array32_count_max_in_6_byte_frame),
+        cmocka_unit_test(test_request_nesting_deeper_than_max_depth),
+        cmocka_unit_test(test_request_trailing_garbage),
+        cmocka_unit_test(test_request_wrong_type_per_field),
+        cmocka_unit_test(test_request_path_element_wrong_type),
+        cmocka_unit_test(test_request_missing_required_fields),
+        cmocka_unit_test(test_request_missing_op),
+        cmocka_unit_test(test_request_unknown_op),
+        cmocka_unit_test(test_request_version_2),
+        cmocka_unit_test(test_request_missing_version),
+        cmocka_unit_test(test_request_duplicate_key),
+        cmocka_unit_test(test_request_duplicate_key_in_large_map),
+        cmocka_unit_test(test_request_non_string_key),
+        cmocka_unit_test(test_request_nul_in_string),
+        cmocka_unit_test(test_request_too_many_paths),
+        cmocka_unit_test(test_request_empty_paths),
+        cmocka_unit_test(test_request_path_too_long),
+        cmocka_unit_test(test_request_huge_config),
+        cmocka_unit_test(test_request_config_without_events_format),
+        cmocka_unit_test(test_request_sessions_out_of_range),
+        cmocka_unit_test(test_request_bad_enum_values),
+        cmocka_unit_test(test_request_bad_name),
+        cmocka_unit_test(test_request_fraction_out_of_range),
+        cmocka_unit_test(test_request_fraction_sum_at_least_one),
+        cmocka_unit_test(test_request_float_fields_accept_integers),
+        cmocka_unit_test(test_request_int_format_nonnegative_accepted),
+        cmocka_unit_test(test_request_unknown_keys_ignored),
+        cmocka_unit_test(test_request_id_echoed_on_error),
+        cmocka_unit_test(test_request_encode_exact_bytes),
+        cmocka_unit_test(test_reply_error_exact_bytes),
+        cmocka_unit_test(test_reply_ok_round_trip),
+        cmocka_unit_test(test_reply_error_round_trip),
+        cmocka_unit_test(test_reply_decode_malformed),
+        cmocka_unit_test(test_pstr_eq_and_copy),
+        cmocka_unit_test(test_code_and_op_names),
+        cmocka_unit_test(test_fuzz_corpus_seeds_decode_as_named),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
