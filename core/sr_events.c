@@ -398,9 +398,10 @@ static const char *ev_parse_row(ev_state *st, const int32_t *ix, uint32_t min_fi
             double du;
             if (!sr_parse_f64(f[ix[EV_DURATION]], &du) || du < 0)
                 return st->why.bad_duration;
-            double dur_s = du * c->played_unit_s;
-            /* duration 0 (unknown) leaves the fraction rule silent */
-            if (dur_s > 0 && played_s / dur_s < c->min_played_frac)
+            /* The ratio of the raw values: scaling both to seconds first
+             * rounds 1480/7400 ms to 0.19999999999999998 < 0.2. Duration 0
+             * (unknown) leaves the fraction rule silent. */
+            if (du > 0 && pl / du < c->min_played_frac)
                 skipped = true;
         }
     }

@@ -50,44 +50,50 @@ bool sr_skip_rule_apply(sr_skip_rule r, uint8_t fb)
     return false;
 }
 
+typedef struct sr_code_name {
+    const char *name;
+    size_t len;
+} sr_code_name;
+
+#define SR_CODE_NAME(s) { s, sizeof(s) - 1 }
+
 /* MSSD's context_type values. */
-static const char *const sr_ctx_type_names[SR_CTX_TYPE_COUNT] = {
-    [SR_CTX_TYPE_UNKNOWN] = "unknown",
-    [SR_CTX_TYPE_EDITORIAL_PLAYLIST] = "editorial_playlist",
-    [SR_CTX_TYPE_USER_COLLECTION] = "user_collection",
-    [SR_CTX_TYPE_CATALOG] = "catalog",
-    [SR_CTX_TYPE_RADIO] = "radio",
-    [SR_CTX_TYPE_PERSONALIZED_PLAYLIST] = "personalized_playlist",
-    [SR_CTX_TYPE_CHARTS] = "charts",
+static const sr_code_name sr_ctx_type_names[SR_CTX_TYPE_COUNT] = {
+    [SR_CTX_TYPE_UNKNOWN] = SR_CODE_NAME("unknown"),
+    [SR_CTX_TYPE_EDITORIAL_PLAYLIST] = SR_CODE_NAME("editorial_playlist"),
+    [SR_CTX_TYPE_USER_COLLECTION] = SR_CODE_NAME("user_collection"),
+    [SR_CTX_TYPE_CATALOG] = SR_CODE_NAME("catalog"),
+    [SR_CTX_TYPE_RADIO] = SR_CODE_NAME("radio"),
+    [SR_CTX_TYPE_PERSONALIZED_PLAYLIST] = SR_CODE_NAME("personalized_playlist"),
+    [SR_CTX_TYPE_CHARTS] = SR_CODE_NAME("charts"),
 };
 
 /* MSSD's hist_user_behavior_reason_start / _end values. */
-static const char *const sr_reason_names[SR_REASON_COUNT] = {
-    [SR_REASON_UNKNOWN] = "unknown",
-    [SR_REASON_TRACKDONE] = "trackdone",
-    [SR_REASON_FWDBTN] = "fwdbtn",
-    [SR_REASON_BACKBTN] = "backbtn",
-    [SR_REASON_CLICKROW] = "clickrow",
-    [SR_REASON_PLAYBTN] = "playbtn",
-    [SR_REASON_APPLOAD] = "appload",
-    [SR_REASON_TRACKERROR] = "trackerror",
-    [SR_REASON_REMOTE] = "remote",
-    [SR_REASON_ENDPLAY] = "endplay",
-    [SR_REASON_LOGOUT] = "logout",
-    [SR_REASON_POPUP] = "popup",
-    [SR_REASON_URIOPEN] = "uriopen",
-    [SR_REASON_CLICKSIDE] = "clickside",
+static const sr_code_name sr_reason_names[SR_REASON_COUNT] = {
+    [SR_REASON_UNKNOWN] = SR_CODE_NAME("unknown"),
+    [SR_REASON_TRACKDONE] = SR_CODE_NAME("trackdone"),
+    [SR_REASON_FWDBTN] = SR_CODE_NAME("fwdbtn"),
+    [SR_REASON_BACKBTN] = SR_CODE_NAME("backbtn"),
+    [SR_REASON_CLICKROW] = SR_CODE_NAME("clickrow"),
+    [SR_REASON_PLAYBTN] = SR_CODE_NAME("playbtn"),
+    [SR_REASON_APPLOAD] = SR_CODE_NAME("appload"),
+    [SR_REASON_TRACKERROR] = SR_CODE_NAME("trackerror"),
+    [SR_REASON_REMOTE] = SR_CODE_NAME("remote"),
+    [SR_REASON_ENDPLAY] = SR_CODE_NAME("endplay"),
+    [SR_REASON_LOGOUT] = SR_CODE_NAME("logout"),
+    [SR_REASON_POPUP] = SR_CODE_NAME("popup"),
+    [SR_REASON_URIOPEN] = SR_CODE_NAME("uriopen"),
+    [SR_REASON_CLICKSIDE] = SR_CODE_NAME("clickside"),
 };
 
-/* Linear scan: the MSSD reader calls this three times per row, and a length
- * plus first-byte check rejects almost every entry without a memcmp. */
-static uint32_t sr_table_code(const char *const *names, uint32_t n, sr_str s)
+/* Linear scan: the MSSD reader calls this three times per row, and the
+ * length plus first-byte check rejects almost every entry without a memcmp. */
+static uint32_t sr_table_code(const sr_code_name *t, uint32_t n, sr_str s)
 {
     if (s.len == 0)
         return 0;
     for (uint32_t i = 1; i < n; i++) {
-        const char *nm = names[i];
-        if (nm[0] == s.ptr[0] && strlen(nm) == s.len && memcmp(nm, s.ptr, s.len) == 0)
+        if (t[i].len == s.len && t[i].name[0] == s.ptr[0] && memcmp(t[i].name, s.ptr, s.len) == 0)
             return i;
     }
     return 0;
@@ -100,7 +106,7 @@ uint32_t sr_ctx_type_code(sr_str name)
 
 const char *sr_ctx_type_name(uint32_t code)
 {
-    return code < SR_CTX_TYPE_COUNT ? sr_ctx_type_names[code] : "unknown";
+    return code < SR_CTX_TYPE_COUNT ? sr_ctx_type_names[code].name : "unknown";
 }
 
 uint32_t sr_reason_code(sr_str name)
@@ -110,5 +116,5 @@ uint32_t sr_reason_code(sr_str name)
 
 const char *sr_reason_name(uint32_t code)
 {
-    return code < SR_REASON_COUNT ? sr_reason_names[code] : "unknown";
+    return code < SR_REASON_COUNT ? sr_reason_names[code].name : "unknown";
 }

@@ -271,6 +271,18 @@ static inline double synth_gauss(sr_rng *r)
     return (s - 131070.0) * 2.6428997921303014e-05;
 }
 
+/* Four independent uniforms on [-sqrt(3), sqrt(3)) (unit variance) from one
+ * 64-bit draw: the per-play random-walk noise, where the shape of the step
+ * distribution does not matter but its cost (D values per play) does. */
+static inline void synth_noise4(sr_rng *r, double out[4])
+{
+    uint64_t x = sr_rng_u64(r);
+    for (int k = 0; k < 4; k++) {
+        out[k] = ((double)(x & 0xffff) - 32767.5) * 5.285799583645255e-05; /* 2 sqrt(3) / 65536 */
+        x >>= 16;
+    }
+}
+
 static inline bool synth_bern(sr_rng *r, uint32_t thr)
 {
     return (uint32_t)(sr_rng_u64(r) >> 32) < thr;
@@ -500,8 +512,12 @@ static void synth_simulate(const synth_model *m, sr_rng *r, uint32_t user, uint3
          * nothing about the tracks that follow either. */
         double coef = SYNTH_PULL - ((informative && skipped) ? SYNTH_PUSH : 0.0);
         const float *v = m->track_vec + (size_t)t * D;
-        for (uint32_t d = 0; d < D; d++)
-            s[d] += m->drift_scale * synth_gauss(r) + coef * (double)v[d];
+        double noise[4];
+        for (uint32_t d = 0; d < D; d++) {
+            if ((d & 3) == 0)
+                synth_noise4(r, noise);
+            s[d] += m->drift_scale * noise[d & 3] + coef * (double)v[d];
+        }
         synth_normalize(s, D);
     }
 }
@@ -991,7 +1007,7 @@ sr_err sr_synth_write(const char *path, const sr_synth_opts *opts,
     uint8_t skip2[SYNTH_MAX_LEN];
     char prefix[32];   /* "s_<16 hex>," */
     char tail[96];     /* "<shuffle>,<hour>,<date>,<premium>,<context_type>," */
-    char lenstr[4];    /* "<length>," */
+    char lenstr[24];   /* "<length>," */
 
     if (progress && !progress(ud, "synth", 0, S)) {
         err = sr_errorf(SR_ERR_CANCELLED, "synth %s: cancelled before the first session", path);

@@ -166,6 +166,24 @@ static void srd_server_stop(srd_server *s, const char *why)
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 }
 
+static int srd_server_busy(const srd_server *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->n_workers; i++)
+        n += s->workers[i].busy;
+    return n;
+}
+
+/* systemd STATUS= line (a no-op without NOTIFY_SOCKET). */
+static void srd_server_notify(const srd_server *s)
+{
+    if (s->stopping)
+        return;
+    sd_notifyf(0, "STATUS=serving on %s: %d of %d workers busy, %llu requests",
+               s->cfg->endpoint, srd_server_busy(s), s->n_workers,
+               (unsigned long long)atomic_load(&s->ops->requests));
+}
+
 static void srd_front_error(srd_server *s, srd_frames *f, int n_env, uint64_t id,
                             sr_proto_code code, const char *msg, msgpack_sbuffer *reply)
 {
@@ -217,16 +235,30 @@ static void srd_front_request(srd_server *s, msgpack_sbuffer *reply)
         if (w->busy)
             continue;
         /* Forward the frames as they are; the worker decodes the body again
-         * (cheap, bounded) rather than sharing a decoded struct across threads. */
-        for (int k = 0; k < f.n; k++) {
-            if (zmq_msg_send(&f.m[k], w->pipe, k + 1 < f.n ? ZMQ_SNDMORE : 0) < 0) {
-                srd_error("worker %d: send failed: %s", i, zmq_strerror(zmq_errno()));
-                break;
+         * (cheap, bounded) rather than sharing a decoded struct across threads.
+         * Copies, so the envelope is still here if the hand-over fails. */
+        bool sent = true;
+        for (int k = 0; k < f.n && sent; k++) {
+            zmq_msg_t c;
+            zmq_msg_init(&c);
+            zmq_msg_copy(&c, &f.m[k]);
+            if (zmq_msg_send(&c, w->pipe, k + 1 < f.n ? ZMQ_SNDMORE : 0) < 0) {
+                zmq_msg_close(&c);
+                sent = false;
             }
-            zmq_msg_init(&f.m[k]); /* sent messages are emptied; keep close() valid */
+        }
+        if (!sent) {
+            /* Cannot happen with one request in flight per worker (the pipe's
+             * high-water mark is far away); never leave a client unanswered. */
+            srd_log_set_request(req.id);
+            srd_front_error(s, &f, n_env, req.id, SR_PROTO_CODE_INTERNAL,
+                            "could not hand the request to a worker", reply);
+            srd_log_set_request(0);
+            goto done;
         }
         w->busy = true;
         atomic_fetch_add(&s->ops->busy_workers, 1);
+        srd_server_notify(s);
         goto done;
     }
     srd_log_set_request(req.id);
@@ -256,14 +288,7 @@ static void srd_front_worker_reply(srd_server *s, srd_worker *w)
     }
     w->busy = false;
     atomic_fetch_sub(&s->ops->busy_workers, 1);
-}
-
-static int srd_server_busy(const srd_server *s)
-{
-    int n = 0;
-    for (int i = 0; i < s->n_workers; i++)
-        n += s->workers[i].busy;
-    return n;
+    srd_server_notify(s);
 }
 
 sr_err srd_server_run(srd_server *s)

@@ -580,9 +580,8 @@ static sr_proto_code sr_rq_enum(sr_rq *rq, const char *field, const char *const 
                                 sr_pstr *out)
 {
     sr_pstr s = { NULL, 0 };
-    sr_proto_code c = sr_rq_str(rq, field, false, 64, &s);
-    if (c == SR_PROTO_CODE_TOO_LARGE)
-        c = SR_PROTO_CODE_INVALID; /* a long value is simply not one of the names */
+    /* no size limit here: a long value is simply not one of the names (422) */
+    sr_proto_code c = sr_rq_str(rq, field, false, UINT32_MAX, &s);
     if (c != SR_PROTO_CODE_OK || s.len == 0)
         return c;
     for (size_t i = 0; allowed[i] != NULL; i++) {
@@ -607,7 +606,7 @@ static sr_proto_code sr_rq_name(sr_rq *rq, const char *field, sr_pstr *out)
 {
     sr_pstr s = { NULL, 0 };
     char q[200];
-    sr_proto_code c = sr_rq_str(rq, field, true, 1u << 20, &s);
+    sr_proto_code c = sr_rq_str(rq, field, true, UINT32_MAX, &s);
     if (c != SR_PROTO_CODE_OK)
         return c;
     bool ok = s.len <= SR_PROTO_MAX_NAME_LEN && s.ptr[0] != '.';
@@ -877,8 +876,8 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
         code = sr_rq_missing(&rq, "op");
         goto done;
     }
-    if ((code = sr_rq_str_node(&rq, "field \"op\"", n, 1u << 20, &op)) != SR_PROTO_CODE_OK) {
-        if (code != SR_PROTO_CODE_BAD_REQUEST) { /* empty or long: just not an op */
+    if ((code = sr_rq_str_node(&rq, "field \"op\"", n, UINT32_MAX, &op)) != SR_PROTO_CODE_OK) {
+        if (code != SR_PROTO_CODE_BAD_REQUEST) { /* empty: just not an op */
             sr_proto_msg(err, errcap, "unknown op \"%s\"", sr_proto_quote(n->v.s, n->n, q, sizeof(q)));
             code = SR_PROTO_CODE_UNKNOWN_OP;
         }

@@ -50,7 +50,7 @@ typedef enum sr_proto_code {
     SR_PROTO_CODE_VERSION = 505        /* unsupported protocol version */
 } sr_proto_code;
 
-const char *sr_proto_code_name(sr_proto_code c); /* "bad_request", ... */
+const char *sr_proto_code_name(sr_proto_code c); /* "bad_request", ...; "unknown" for others */
 
 /* ---- bounded MessagePack reader ------------------------------------------------ */
 typedef enum sr_mp_type {
@@ -124,7 +124,7 @@ typedef enum sr_proto_op {
     SR_PROTO_OP_SHUTDOWN
 } sr_proto_op;
 
-const char *sr_proto_op_name(sr_proto_op op);
+const char *sr_proto_op_name(sr_proto_op op); /* "status", ...; "unknown" outside the enum */
 
 #define SR_PROTO_MAX_PATHS 64
 /* Request field limits (docs/protocol.md, "Limits"). Exceeding a size limit
@@ -182,7 +182,10 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
                                       sr_proto_request *req,
                                       char *err, size_t errcap);
 
-/* Encode a request (the client side). */
+/* Encode a request (the client side), appending to `out`. Unset optional
+ * fields are omitted, so decoding the frame gives back *req. Returns 0, or -1
+ * for an op outside the enum, n_paths > SR_PROTO_MAX_PATHS or a failed
+ * buffer write. */
 int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out);
 
 /* ---- replies ------------------------------------------------------------------- */

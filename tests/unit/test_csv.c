@@ -209,7 +209,11 @@ static void test_csv_quoted_fields(void **state)
         "\"a,b\",\"say \"\"hi\"\"\",plain,\"\",x\"y\n"
         "\"ab\"cd,e\n"
         "\"unterminated,z\n"
-        "\"last\"\n";
+        "\"last\"\n"
+        /* quotes found only after some fields were split: in a later
+         * 16-byte block, and in the bytes after the last whole block */
+        "0123456789abcdef,0123,\"x,y\",0123456789abcdef\n"
+        "0123456789abcdef,0123456789abcdef,\"x,y\"\n";
     const char *p = tmp_path("quoted.csv");
     write_file(p, text, strlen(text));
     sr_csv *c = NULL;
@@ -223,6 +227,10 @@ static void test_csv_quoted_fields(void **state)
     expect_record(c, 3, r3, 1);
     const char *r4[] = { "last" };
     expect_record(c, 4, r4, 1);
+    const char *r5[] = { "0123456789abcdef", "0123", "x,y", "0123456789abcdef" };
+    expect_record(c, 5, r5, 4);
+    const char *r6[] = { "0123456789abcdef", "0123456789abcdef", "x,y" };
+    expect_record(c, 6, r6, 3);
     expect_eof(c);
     sr_csv_free(&c);
 }
@@ -306,6 +314,17 @@ static void test_csv_too_many_fields_is_format_error(void **state)
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_ERR_FORMAT);
     assert_non_null(strstr(sr_errmsg(), "wide.csv:2: more than 256 fields"));
+    sr_csv_free(&c);
+
+    /* the same through the quoted-field path: "q" and 256 more fields */
+    char quoted[2048];
+    memcpy(quoted, "h\n\"q\"", 6);
+    memcpy(quoted + 6, text + 2, len - 2);
+    write_file(tmp_path("wide_quoted.csv"), quoted, len + 4);
+    assert_int_equal(sr_csv_open(tmp_path("wide_quoted.csv"), 0, &c), SR_OK);
+    assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
+    assert_int_equal(sr_csv_read(c, &f, &nf), SR_ERR_FORMAT);
+    assert_non_null(strstr(sr_errmsg(), "wide_quoted.csv:2: more than 256 fields"));
     sr_csv_free(&c);
 
     /* exactly SR_CSV_MAX_FIELDS fields is fine */

@@ -350,6 +350,37 @@ static void test_mssd_out_of_order_and_duplicate_positions_rejected(void **state
     collector_free(&col);
 }
 
+static void test_mssd_overlong_ids_rejected(void **state)
+{
+    (void)state;
+    /* ids up to 1024 bytes are accepted, longer ones rejected */
+    static char text[8192], id_ok[1025], id_long[1026];
+    memset(id_ok, 'k', 1024);
+    memset(id_long, 'k', 1025);
+    snprintf(text, sizeof text, "%s", k_header);
+    append_row(text, sizeof text, "x", 1, id_ok);   /* line 2 */
+    append_row(text, sizeof text, "x", 2, id_long); /* 3: track too long */
+    append_row(text, sizeof text, id_long, 1, "t"); /* 4: session too long */
+    const char *p = tmp_path("long.csv");
+    write_file(p, text);
+    sr_rejects *rej = NULL;
+    assert_int_equal(sr_rejects_open(NULL, &rej), SR_OK);
+    sr_read_counts counts = { 0 };
+    collector col;
+    collector_init(&col);
+    col.n = MAX_SESSIONS; /* count only: the ids do not fit the copies */
+    assert_int_equal(read_with_rule(p, SR_SKIP_RULE_SKIP_2, 0, rej, &col, &counts), SR_OK);
+    assert_int_equal(counts.plays, 1);
+    assert_int_equal(counts.rejected, 2);
+    const char *reasons[4];
+    uint64_t n[4];
+    assert_int_equal(sr_rejects_summary(rej, reasons, n, 4), 2);
+    assert_string_equal(reasons[0], "track_id_clean too long");
+    assert_string_equal(reasons[1], "session_id too long");
+    sr_rejects_abort(&rej);
+    collector_free(&col);
+}
+
 static void test_mssd_missing_column_is_column_error_before_any_session(void **state)
 {
     (void)state;
@@ -554,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_mssd_context_and_time_of_plays),
         cmocka_unit_test(test_mssd_max_session_len_truncates_and_counts),
         cmocka_unit_test(test_mssd_out_of_order_and_duplicate_positions_rejected),
+        cmocka_unit_test(test_mssd_overlong_ids_rejected),
         cmocka_unit_test(test_mssd_missing_column_is_column_error_before_any_session),
         cmocka_unit_test(test_mssd_columns_in_any_order_extra_ignored),
         cmocka_unit_test(test_mssd_gzip_input_reads_like_plain),

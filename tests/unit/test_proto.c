@@ -1241,6 +1241,13 @@ static void test_request_bad_enum_values(void **state)
     EXPECT(INGEST_FIELDS, "skip_rule", &rule, 422, "got \"skip_4\"");
     tfield empty = { "skip_rule", 's', 0, 0, "" };
     EXPECT(INGEST_FIELDS, "skip_rule", &empty, 422, "field \"skip_rule\": must not be empty");
+    /* a long value is just another wrong name, echoed cut to 48 bytes */
+    char longv[101];
+    memset(longv, 'z', 100);
+    longv[100] = '\0';
+    tfield lng = { "split", 's', 0, 0, longv };
+    EXPECT(INGEST_FIELDS, "split", &lng, 422,
+           "got \"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz...\"");
 }
 
 static void test_request_bad_name(void **state)
