@@ -74,7 +74,7 @@ static int bench_run(const char *dir, int threads, const char *store)
     o.name = "bench";
     sr_store_stats st;
     double t0 = bench_now();
-    sr_err err = sr_ingest_run((const char *const *)paths, n, &o, store, &st);
+    sr_err err = sr_ingest_run((const char *const *)paths, n, &o, store, &st, NULL);
     double dt = bench_now() - t0;
     sr_ingest_paths_free(paths, n);
     if (err != SR_OK) {

@@ -648,11 +648,26 @@ static sr_err sr_ingest_check_rejects(const sr_ingest_opts *o, sr_rejects *rej,
                      100.0 * rate, 100.0 * o->max_reject_rate, rej_path, top);
 }
 
+/* Copy the rejects summary before the rejects object goes away. */
+static void sr_ingest_copy_reasons(const sr_rejects *rej, sr_ingest_reasons *out)
+{
+    const char *reasons[SR_INGEST_MAX_REASONS];
+    uint64_t counts[SR_INGEST_MAX_REASONS];
+    out->n = rej ? sr_rejects_summary(rej, reasons, counts, SR_INGEST_MAX_REASONS) : 0;
+    for (size_t i = 0; i < out->n; i++) {
+        snprintf(out->reason[i], sizeof out->reason[i], "%s", reasons[i]);
+        out->count[i] = counts[i];
+    }
+}
+
 sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_opts *o,
-                     const char *store_path, sr_store_stats *stats_out)
+                     const char *store_path, sr_store_stats *stats_out,
+                     sr_ingest_reasons *reasons_out)
 {
     sr_ingest_run_state st = { 0 };
     sr_store_stats s = { 0 };
+    if (reasons_out)
+        reasons_out->n = 0;
     sr_rejects *rej = NULL;
     sr_store_writer *w = NULL;
     char *rej_path = NULL;
@@ -805,6 +820,8 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
     err = sr_store_writer_finish(&w, st.n_final, st.final_ids, st.final_plays, st.final_skips, &s);
     if (err != SR_OK)
         goto done;
+    if (reasons_out)
+        sr_ingest_copy_reasons(rej, reasons_out);
     err = sr_rejects_close(&rej);
     sr_log(SR_LOG_LEVEL_INFO,
            "ingested %s: %llu sessions, %llu plays, %llu tracks, skip rate %.3f, %llu rows "
@@ -813,6 +830,8 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
            (unsigned long long)s.tracks, s.skip_rate, (unsigned long long)s.rejected_rows);
 done:
     if (err != SR_OK && rej) {
+        if (reasons_out)
+            sr_ingest_copy_reasons(rej, reasons_out);
         /* Keep the rejects file: it explains the failure. Closing must not
          * replace the message of the error being returned. */
         char msg[1024];

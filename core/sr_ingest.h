@@ -41,9 +41,19 @@ sr_err sr_ingest_expand(const char *const *inputs, size_t n_inputs,
                         char ***paths_out, size_t *n_out);
 void sr_ingest_paths_free(char **paths, size_t n);
 
-/* Ingest `paths` into the store at store_path (rejects beside it). stats_out
- * is filled on success and, as far as known, on failure. */
+/* Why rows were rejected: the most frequent reasons first. */
+#define SR_INGEST_MAX_REASONS 32
+typedef struct sr_ingest_reasons {
+    size_t n;
+    char reason[SR_INGEST_MAX_REASONS][96];
+    uint64_t count[SR_INGEST_MAX_REASONS];
+} sr_ingest_reasons;
+
+/* Ingest `paths` into the store at store_path (rejects beside it, as
+ * "<store_path>.rejects.tsv"). stats_out is filled on success and, as far as
+ * known, on failure; reasons_out (may be NULL) likewise. */
 sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_opts *o,
-                     const char *store_path, sr_store_stats *stats_out);
+                     const char *store_path, sr_store_stats *stats_out,
+                     sr_ingest_reasons *reasons_out);
 
 #endif /* SR_INGEST_H */

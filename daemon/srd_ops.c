@@ -19,7 +19,6 @@
 #include "srd_paths.h"
 
 #define SRD_NAME_MAX 64          /* dataset names: [A-Za-z0-9._-]{1,63}, not starting with '.' */
-#define SRD_MAX_REASONS 32       /* distinct reject reasons reported; the rest are "other" */
 #define SRD_MAX_LISTED 100000    /* datasets listed by one `datasets` reply */
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -317,63 +316,6 @@ static void srd_ops_synth(srd_ops *ops, const sr_proto_request *req, msgpack_sbu
 
 /* ---- ingest ----------------------------------------------------------------- */
 
-typedef struct srd_reason {
-    char text[96];
-    uint64_t count;
-} srd_reason;
-
-/* Count the reason column (3rd) of a rejects file. Reasons past the first
- * SRD_MAX_REASONS distinct ones are counted as "other". A missing file means
- * no rejects. */
-static size_t srd_ops_reject_reasons(const char *path, srd_reason *out, size_t cap)
-{
-    size_t n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) > 0) {
-        char *t1 = memchr(line, '\t', (size_t)len);
-        char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(line + len - t1 - 1)) : NULL;
-        if (!t2)
-            continue;
-        char *r = t2 + 1;
-        char *t3 = memchr(r, '\t', (size_t)(line + len - r));
-        size_t rl = t3 ? (size_t)(t3 - r) : (size_t)(line + len - r);
-        while (rl && (r[rl - 1] == '\n' || r[rl - 1] == '\r'))
-            rl--;
-        if (rl >= sizeof out[0].text)
-            rl = sizeof out[0].text - 1;
-        size_t i;
-        for (i = 0; i < n; i++)
-            if (strlen(out[i].text) == rl && memcmp(out[i].text, r, rl) == 0)
-                break;
-        if (i == n) {
-            if (n + 1 >= cap) { /* keep the last slot for "other" */
-                for (i = 0; i < n; i++)
-                    if (strcmp(out[i].text, "other") == 0)
-                        break;
-                if (i == n) {
-                    snprintf(out[n].text, sizeof out[n].text, "other");
-                    out[n].count = 0;
-                    n++;
-                }
-            } else {
-                memcpy(out[n].text, r, rl);
-                out[n].text[rl] = '\0';
-                out[n].count = 0;
-                n++;
-            }
-        }
-        out[i].count++;
-    }
-    free(line);
-    fclose(f);
-    return n;
-}
-
 static void srd_free_paths(char **p, size_t n)
 {
     if (!p)
@@ -577,7 +519,8 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     o.progress_ud = &prog;
     sr_store_stats stats;
     memset(&stats, 0, sizeof stats);
-    e = sr_ingest_run((const char *const *)files, n_files, &o, store, &stats);
+    sr_ingest_reasons why;
+    e = sr_ingest_run((const char *const *)files, n_files, &o, store, &stats, &why);
     double secs = srd_ops_since(&t0);
     if (e != SR_OK) {
         char what[128];
@@ -590,8 +533,6 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
              (unsigned long long)stats.interactions, (unsigned long long)stats.tracks,
              (unsigned long long)stats.rejected_rows, secs);
 
-    srd_reason reasons[SRD_MAX_REASONS];
-    size_t n_reasons = srd_ops_reject_reasons(rejects, reasons, SR_COUNTOF(reasons));
     bool have_rejects = access(rejects, F_OK) == 0;
     msgpack_packer pk = srd_ops_packer(reply);
     sr_proto_reply_ok_begin(&pk, req->id, 6);
@@ -606,9 +547,9 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     sr_proto_pack_kv_f64(&pk, "seconds", secs);
     srd_ops_pack_stats(&pk, &stats);
     sr_proto_pack_str(&pk, "reject_reasons");
-    msgpack_pack_map(&pk, (uint32_t)n_reasons);
-    for (size_t i = 0; i < n_reasons; i++)
-        sr_proto_pack_kv_u64(&pk, reasons[i].text, reasons[i].count);
+    msgpack_pack_map(&pk, (uint32_t)why.n);
+    for (size_t i = 0; i < why.n; i++)
+        sr_proto_pack_kv_u64(&pk, why.reason[i], why.count[i]);
     goto done;
 
 fail:

@@ -109,7 +109,7 @@ static sr_err ingest_one(const char *in, const sr_ingest_opts *o, const char *st
                          sr_store_stats *st)
 {
     const char *paths[1] = { in };
-    return sr_ingest_run(paths, 1, o, store, st);
+    return sr_ingest_run(paths, 1, o, store, st, NULL);
 }
 
 static void test_ingest_basic_counts_and_leave_last_split(void **state)
@@ -349,8 +349,12 @@ static void test_ingest_reject_rate_fails_and_keeps_rejects(void **state)
     assert_int_equal(access(rej, F_OK), 0);    /* but the rejects are kept */
 
     o.max_reject_rate = 0.5;
-    assert_int_equal(ingest_one(in, &o, store, &st), SR_OK);
+    const char *paths[1] = { in };
+    sr_ingest_reasons why;
+    assert_int_equal(sr_ingest_run(paths, 1, &o, store, &st, &why), SR_OK);
     assert_int_equal(st.rejected_rows, 2);
+    assert_int_equal(why.n, 2); /* duplicate position, bad boolean: one each */
+    assert_int_equal(why.count[0] + why.count[1], 2);
     assert_int_equal(st.sessions, 2);
     assert_int_equal(st.interactions, 4);
     /* the rejects file names the input and the line numbers (header = line 1) */
@@ -446,9 +450,9 @@ static void test_ingest_threads_do_not_change_the_store(void **state)
     sr_ingest_opts_default(&o);
     o.threads = 1;
     sr_store_stats st1, st2;
-    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s1, &st1), SR_OK);
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s1, &st1, NULL), SR_OK);
     o.threads = 2;
-    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s2, &st2), SR_OK);
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s2, &st2, NULL), SR_OK);
     sr_ingest_paths_free(paths, n);
     assert_int_equal(st1.sessions, 300);
     assert_int_equal(st1.interactions, 1800);
