@@ -17,7 +17,7 @@
 #include "ctl_print.h"
 #include "sr_proto.h"
 
-#define CTL_VERSION "0.1.0" /* keep in step with project(VERSION) in CMakeLists.txt */
+#define CTL_VERSION SEQREC_VERSION /* from project(VERSION) in CMakeLists.txt */
 #define CTL_DEFAULT_ENDPOINT "ipc:///run/seqrec/seqrecd.sock"
 #define CTL_QUICK_TIMEOUT_S 10.0
 #define CTL_RETRIES 2 /* extra attempts for idempotent requests */

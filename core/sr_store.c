@@ -1,6 +1,6 @@
 /* sr_store.c - the session store: writing by streaming spools, reading by mmap.
  *
- * File format v1, byte by byte: docs/store-format.md. In short:
+ * File format v1, byte by byte: docs/data.md ("Session store format"). In short:
  *   [0, 256)                 fixed header (magic, version, byte-order mark,
  *                            counts, meta, payload and header checksums)
  *   [256, 256 + 32 * k)      section table, k entries {id, elem, count, offset, xxh3}
@@ -36,7 +36,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-/* ---- format constants (docs/store-format.md) ------------------------------ */
+/* ---- format constants (docs/data.md ("Session store format")) ------------------------------ */
 static const char sr_store_magic[8] = { 'S', 'R', 'S', 'T', 'O', 'R', 'E', '\0' };
 #define SR_STORE_BOM 0x01020304u
 #define SR_STORE_HEADER_SIZE 256u

@@ -1,6 +1,6 @@
 /* sr_store.h - the session store: a versioned, checksummed binary file that
  * holds a dataset's vocabulary and sessions as CSR arrays, read by mmap.
- * Byte layout: docs/data.md, "Session store format" (docs/store-format.md).
+ * Byte layout: docs/data.md, "Session store format".
  *
  * Writing streams: sessions are appended to per-array spool files and the
  * final file is assembled by sr_store_writer_finish() under "<path>.tmp",

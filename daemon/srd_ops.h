@@ -15,9 +15,7 @@
 #include "sr_proto.h"
 #include "srd_config.h"
 
-#ifndef SEQREC_VERSION
-#define SEQREC_VERSION "0.1.0" /* keep in step with project(VERSION) in CMakeLists.txt */
-#endif
+/* SEQREC_VERSION comes from project(VERSION) in CMakeLists.txt. */
 
 #define SRD_OPS_MAX_BUSY 64 /* >= the largest `threads` */
 

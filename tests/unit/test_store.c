@@ -1,7 +1,7 @@
 /* test_store.c - sr_store: writer, reader, file format v1, and refusal of
  * every kind of damaged file.
  *
- * The layout constants below are restated from docs/store-format.md rather
+ * The layout constants below are restated from docs/data.md ("Session store format") rather
  * than taken from sr_store.c, so these tests also check the document: the
  * "reseal" helper recomputes the checksums exactly as the document defines
  * them, which lets a test plant a semantic error behind valid checksums. */
@@ -23,7 +23,7 @@
 
 #include "sr_store.h"
 
-/* ---- layout, from docs/store-format.md ----------------------------------- */
+/* ---- layout, from docs/data.md ("Session store format") ----------------------------------- */
 #define HDR_SIZE 256
 #define ENTRY_SIZE 32
 #define OFF_VERSION 8
@@ -330,7 +330,7 @@ static void test_store_round_trip_small(void **state)
     sr_store_close(NULL);
 }
 
-/* The header fields and checksums sit where docs/store-format.md says. */
+/* The header fields and checksums sit where docs/data.md ("Session store format") says. */
 static void test_store_layout_matches_documentation(void **state)
 {
     scratch *sc = *state;
@@ -809,7 +809,7 @@ static void test_store_missing_file_not_found(void **state)
 
 /* ---- structural and semantic errors behind valid checksums ------------------------ */
 
-/* Recompute every checksum as docs/store-format.md defines them. */
+/* Recompute every checksum as docs/data.md ("Session store format") defines them. */
 static void reseal(uint8_t *b, size_t n)
 {
     uint32_t ns = rd32(b + OFF_SECTION_COUNT);
