@@ -441,6 +441,30 @@ sr_err sr_csv_columns(const char *path, const sr_str *header, uint32_t n_header,
     return SR_OK;
 }
 
+sr_err sr_csv_read_header(sr_csv *c, const char *const *names, const bool *optional,
+                          uint32_t n_names, int32_t *index_out, uint32_t *min_fields)
+{
+    const sr_str *f;
+    uint32_t nf;
+    sr_err err = sr_csv_read(c, &f, &nf);
+    if (err != SR_OK)
+        return err;
+    if (nf == 0)
+        return sr_errorf(SR_ERR_EMPTY, "%s: empty file (no header)", c->path);
+    err = sr_csv_columns(c->path, f, nf, names, optional, n_names, index_out);
+    if (err != SR_OK)
+        return err;
+    if (min_fields) {
+        uint32_t need = 0;
+        for (uint32_t i = 0; i < n_names; i++) {
+            if (!(optional && optional[i]))
+                need = SR_MAX(need, (uint32_t)index_out[i] + 1);
+        }
+        *min_fields = need;
+    }
+    return SR_OK;
+}
+
 /* ---- field parsers ------------------------------------------------------- */
 
 bool sr_parse_bool(sr_str s, bool *out)

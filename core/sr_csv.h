@@ -40,6 +40,14 @@ sr_err sr_csv_columns(const char *path, const sr_str *header, uint32_t n_header,
                       const char *const *names, const bool *optional,
                       uint32_t n_names, int32_t *index_out);
 
+/* Read the first record of a freshly opened file as its header and map
+ * `names` with sr_csv_columns(). A file without any record is SR_ERR_EMPTY
+ * naming the file. *min_fields, when not NULL, gets the number of fields a
+ * record must have to hold every required column (1 + the largest index).
+ * On failure the reader stays open: the caller still owns and frees it. */
+sr_err sr_csv_read_header(sr_csv *c, const char *const *names, const bool *optional,
+                          uint32_t n_names, int32_t *index_out, uint32_t *min_fields);
+
 /* Field parsers: false on malformed text (no partial results). */
 bool sr_parse_bool(sr_str s, bool *out);      /* True/False, true/false, 1/0 */
 bool sr_parse_i64(sr_str s, int64_t *out);

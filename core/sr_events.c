@@ -437,25 +437,14 @@ static sr_err ev_read_file(ev_state *st, const char *path, sr_rejects *rej,
     if (err != SR_OK)
         goto done;
     local->files++;
+    /* Unused columns are optional: their index, if any, is never read. */
+    uint32_t min_fields = 0;
+    err = sr_csv_read_header(csv, names, optional, EV_NCOLS, ix, &min_fields);
+    if (err != SR_OK)
+        goto done;
+
     const sr_str *f;
     uint32_t nf;
-    err = sr_csv_read(csv, &f, &nf);
-    if (err != SR_OK)
-        goto done;
-    if (nf == 0) {
-        err = sr_errorf(SR_ERR_EMPTY, "%s: empty file (no header)", path);
-        goto done;
-    }
-    /* Unused columns are optional: their index, if any, is never read. */
-    err = sr_csv_columns(path, f, nf, names, optional, EV_NCOLS, ix);
-    if (err != SR_OK)
-        goto done;
-    uint32_t min_fields = 0;
-    for (int k = 0; k < EV_NCOLS; k++) {
-        if (!optional[k])
-            min_fields = SR_MAX(min_fields, (uint32_t)ix[k] + 1);
-    }
-
     for (;;) {
         err = sr_csv_read(csv, &f, &nf);
         if (err != SR_OK)
@@ -467,8 +456,7 @@ static sr_err ev_read_file(ev_state *st, const char *path, sr_rejects *rej,
         sr_str user, track;
         const char *reason = ev_parse_row(st, ix, min_fields, f, nf, &rec, &user, &track);
         if (reason) {
-            sr_str raw = sr_csv_raw(csv);
-            sr_rejects_add(rej, path, sr_csv_lineno(csv), reason, raw.ptr, raw.len);
+            sr_rejects_add_record(rej, csv, reason);
             local->rejected++;
             continue;
         }

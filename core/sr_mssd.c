@@ -316,22 +316,12 @@ sr_err sr_mssd_read_file(const char *path, const sr_mssd_opts *o, sr_rejects *re
     if (err != SR_OK)
         goto done;
     local.files = 1;
+    err = sr_csv_read_header(csv, mssd_columns, NULL, MSSD_NCOLS, m.col, &m.min_fields);
+    if (err != SR_OK)
+        goto done;
 
     const sr_str *f;
     uint32_t nf;
-    err = sr_csv_read(csv, &f, &nf);
-    if (err != SR_OK)
-        goto done;
-    if (nf == 0) {
-        err = sr_errorf(SR_ERR_EMPTY, "%s: empty file (no header)", path);
-        goto done;
-    }
-    err = sr_csv_columns(path, f, nf, mssd_columns, NULL, MSSD_NCOLS, m.col);
-    if (err != SR_OK)
-        goto done;
-    for (int k = 0; k < MSSD_NCOLS; k++)
-        m.min_fields = SR_MAX(m.min_fields, (uint32_t)m.col[k] + 1);
-
     for (;;) {
         err = sr_csv_read(csv, &f, &nf);
         if (err != SR_OK)
@@ -356,8 +346,7 @@ sr_err sr_mssd_read_file(const char *path, const sr_mssd_opts *o, sr_rejects *re
                 goto done;
         }
         if (reason) {
-            sr_str raw = sr_csv_raw(csv);
-            sr_rejects_add(rej, path, sr_csv_lineno(csv), reason, raw.ptr, raw.len);
+            sr_rejects_add_record(rej, csv, reason);
             local.rejected++;
             continue;
         }

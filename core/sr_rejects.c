@@ -152,6 +152,12 @@ void sr_rejects_add(sr_rejects *r, const char *file, uint64_t line,
     pthread_mutex_unlock(r->mu);
 }
 
+void sr_rejects_add_record(sr_rejects *r, const sr_csv *c, const char *reason)
+{
+    sr_str raw = sr_csv_raw(c);
+    sr_rejects_add(r, sr_csv_path(c), sr_csv_lineno(c), reason, raw.ptr, raw.len);
+}
+
 uint64_t sr_rejects_count(const sr_rejects *r)
 {
     return r ? atomic_load(&r->count) : 0;

@@ -9,6 +9,7 @@
 #define SR_REJECTS_H
 
 #include "sr_common.h"
+#include "sr_csv.h"
 
 typedef struct sr_rejects sr_rejects;
 
@@ -19,6 +20,9 @@ sr_err sr_rejects_open(const char *path, sr_rejects **out);
  * errors are remembered and reported by sr_rejects_close(). */
 void sr_rejects_add(sr_rejects *r, const char *file, uint64_t line,
                     const char *reason, const char *raw, size_t raw_len);
+
+/* sr_rejects_add() for the record `c` read last: its file, line and raw text. */
+void sr_rejects_add_record(sr_rejects *r, const sr_csv *c, const char *reason);
 
 uint64_t sr_rejects_count(const sr_rejects *r);
 

@@ -183,7 +183,19 @@ static inline double synth_pow2i(int64_t k) /* k in [-1022, 1023] */
     return d;
 }
 
-/* exp(x) for x clamped to [-700, 700]: x = k ln2 + r, |r| <= ln2 / 2, then a
+/* The range reduction of both exp approximations below: x = k ln2 + r with
+ * k the integer nearest x / ln2 (halves away from zero), |r| <= ln2 / 2, ln2
+ * split in a high and a low part (Cody-Waite) so that r keeps its precision.
+ * Returns r. */
+static inline double synth_exp_reduce(double x, int64_t *k)
+{
+    double kd = x * 1.4426950408889634;
+    *k = (int64_t)(kd < 0.0 ? kd - 0.5 : kd + 0.5);
+    return (x - (double)*k * 6.93147180369123816490e-01)
+           - (double)*k * 1.90821492927058770002e-10;
+}
+
+/* exp(x) for x clamped to [-700, 700]: the reduction above, then a
  * degree-11 Taylor polynomial (relative error < 1e-14). */
 static double synth_exp(double x)
 {
@@ -191,10 +203,8 @@ static double synth_exp(double x)
         x = -700.0;
     if (x > 700.0)
         x = 700.0;
-    double kd = x * 1.4426950408889634;
-    int64_t k = (int64_t)(kd < 0.0 ? kd - 0.5 : kd + 0.5);
-    double r = (x - (double)k * 6.93147180369123816490e-01)
-               - (double)k * 1.90821492927058770002e-10;
+    int64_t k;
+    double r = synth_exp_reduce(x, &k);
     double p = 1.0 / 39916800.0;
     p = p * r + 1.0 / 3628800.0;
     p = p * r + 1.0 / 362880.0;
@@ -218,10 +228,8 @@ static inline double synth_exp_softmax(double x)
 {
     if (x < -700.0)
         x = -700.0;
-    double kd = x * 1.4426950408889634;
-    int64_t k = (int64_t)(kd - 0.5);
-    double r = (x - (double)k * 6.93147180369123816490e-01)
-               - (double)k * 1.90821492927058770002e-10;
+    int64_t k;
+    double r = synth_exp_reduce(x, &k);
     double p = 1.0 / 5040.0;
     p = p * r + 1.0 / 720.0;
     p = p * r + 1.0 / 120.0;

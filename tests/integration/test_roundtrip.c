@@ -8,28 +8,17 @@
  * still running (a failed test never leaves one behind) and removes the
  * directory.
  */
-#define _XOPEN_SOURCE 700 /* nftw, kill */
-#include <errno.h>
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "sr_test.h"
+
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 #include <zmq.h>
-
-#include <cmocka.h>
 
 #include "sr_proto.h"
 
@@ -37,7 +26,6 @@
 #define RT_TIMEOUT_MS 5000
 
 static struct {
-    char dir[256];
     char data[300];
     char state[300];
     char endpoint[320];
@@ -324,23 +312,15 @@ static bool rt_status_answers(int timeout_ms)
 
 static int rt_setup(void **state)
 {
-    (void)state;
     memset(&rt, 0, sizeof rt);
-    snprintf(rt.dir, sizeof rt.dir, "/tmp/sr_roundtrip_XXXXXX");
-    if (!mkdtemp(rt.dir))
+    if (sr_test_dir_setup(state) != 0)
         return -1;
-    snprintf(rt.data, sizeof rt.data, "%s/data", rt.dir);
-    snprintf(rt.state, sizeof rt.state, "%s/state", rt.dir);
-    snprintf(rt.endpoint, sizeof rt.endpoint, "ipc://%s/seqrecd.sock", rt.dir);
+    sr_test_path_buf(rt.data, sizeof rt.data, "data");
+    sr_test_path_buf(rt.state, sizeof rt.state, "state");
+    snprintf(rt.endpoint, sizeof rt.endpoint, "ipc://%s/seqrecd.sock", sr_test_dir());
     if (mkdir(rt.data, 0755) != 0)
         return -1;
-    char outside[300];
-    snprintf(outside, sizeof outside, "%s/outside.csv", rt.dir);
-    FILE *f = fopen(outside, "w");
-    if (!f)
-        return -1;
-    fputs("session_id\n", f);
-    fclose(f);
+    sr_test_write_text(sr_test_path("outside.csv"), "session_id\n");
 
     char maxmsg[32];
     snprintf(maxmsg, sizeof maxmsg, "%d", RT_MAX_MSG);
@@ -376,15 +356,8 @@ static int rt_setup(void **state)
     return -1;
 }
 
-static int rt_rm(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int rt_teardown(void **state)
 {
-    (void)state;
     if (rt.pid > 0) {
         kill(rt.pid, SIGKILL);
         waitpid(rt.pid, NULL, 0);
@@ -392,9 +365,7 @@ static int rt_teardown(void **state)
     }
     if (rt.zctx)
         zmq_ctx_term(rt.zctx);
-    if (rt.dir[0])
-        nftw(rt.dir, rt_rm, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
+    return sr_test_dir_teardown(state);
 }
 
 /* ---- tests (run in this order) ---------------------------------------------------- */
@@ -650,19 +621,15 @@ static void test_path_with_dotdot_is_forbidden(void **state)
     req.u.synth.out = rt_p("../escape.csv");
     req.u.synth.sessions = 1;
     rt_expect_request_error(&req, SR_PROTO_CODE_FORBIDDEN);
-    char p[320];
-    snprintf(p, sizeof p, "%s/escape.csv", rt.dir);
-    assert_int_equal(access(p, F_OK), -1); /* nothing was written */
+    assert_int_equal(access(sr_test_path("escape.csv"), F_OK), -1); /* nothing was written */
 }
 
 static void test_absolute_path_outside_root_is_forbidden(void **state)
 {
     (void)state;
-    char outside[300];
-    snprintf(outside, sizeof outside, "%s/outside.csv", rt.dir);
     sr_proto_request req = { .op = SR_PROTO_OP_INGEST };
     req.u.ingest.name = rt_p("outside");
-    req.u.ingest.paths[0] = rt_p(outside);
+    req.u.ingest.paths[0] = rt_p(sr_test_path("outside.csv"));
     req.u.ingest.n_paths = 1;
     req.u.ingest.only_with_skip = -1;
     req.u.ingest.max_reject_rate = req.u.ingest.valid_frac = req.u.ingest.test_frac = -1;

@@ -1,50 +1,10 @@
 /* test_csv.c - the streaming CSV reader and the field parsers. Expected
  * values are written out by hand (dates checked with Python's calendar.timegm). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "sr_test.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "sr_csv.h"
-
-static char g_dir[64];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/sr_test_csv_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
-}
 
 static void write_gz(const char *path, const char *data, size_t len)
 {
@@ -89,8 +49,8 @@ static void test_csv_plain_fields_lines_and_bytes(void **state)
 {
     (void)state;
     const char *text = "a,b,c\n1,22,333\n";
-    const char *p = tmp_path("plain.csv");
-    write_file(p, text, strlen(text));
+    const char *p = sr_test_path("plain.csv");
+    sr_test_write_file(p, text, strlen(text));
     sr_csv *c = NULL;
     assert_int_equal(sr_csv_open(p, 0, &c), SR_OK);
     assert_string_equal(sr_csv_path(c), p);
@@ -111,7 +71,7 @@ static void test_csv_gzip_detected_by_magic_not_name(void **state)
 {
     (void)state;
     const char *text = "x,y\nfoo,bar\n";
-    const char *p = tmp_path("really_gzip.csv");
+    const char *p = sr_test_path("really_gzip.csv");
     write_gz(p, text, strlen(text));
     sr_csv *c = NULL;
     assert_int_equal(sr_csv_open(p, 0, &c), SR_OK);
@@ -162,11 +122,11 @@ static void test_csv_lines_across_block_boundaries_plain_and_gzip(void **state)
         len += (size_t)sprintf(text + len, ",%u\n", i * 7);
     }
     assert_true(len > 3u << 20);
-    write_file(tmp_path("many.csv"), text, len);
-    write_gz(tmp_path("many.csv.gz"), text, len);
+    sr_test_write_file(sr_test_path("many.csv"), text, len);
+    write_gz(sr_test_path("many.csv.gz"), text, len);
     free(text);
-    check_many_lines(tmp_path("many.csv"), n_lines);
-    check_many_lines(tmp_path("many.csv.gz"), n_lines);
+    check_many_lines(sr_test_path("many.csv"), n_lines);
+    check_many_lines(sr_test_path("many.csv.gz"), n_lines);
 }
 
 static void test_csv_truncated_gzip_is_io_error(void **state)
@@ -177,7 +137,7 @@ static void test_csv_truncated_gzip_is_io_error(void **state)
     assert_non_null(text);
     for (size_t i = 0; i < len; i++)
         text[i] = (i % 40 == 39) ? '\n' : (char)('a' + (i * 7919) % 26);
-    const char *p = tmp_path("trunc.csv.gz");
+    const char *p = sr_test_path("trunc.csv.gz");
     write_gz(p, text, len);
     free(text);
     FILE *fp = fopen(p, "rb");
@@ -186,7 +146,7 @@ static void test_csv_truncated_gzip_is_io_error(void **state)
     size_t got = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     assert_true(got > 1000);
-    write_file(p, buf, got / 2);
+    sr_test_write_file(p, buf, got / 2);
     sr_csv *c = NULL;
     assert_int_equal(sr_csv_open(p, 0, &c), SR_OK);
     sr_err err = SR_OK;
@@ -214,8 +174,8 @@ static void test_csv_quoted_fields(void **state)
          * 16-byte block, and in the bytes after the last whole block */
         "0123456789abcdef,0123,\"x,y\",0123456789abcdef\n"
         "0123456789abcdef,0123456789abcdef,\"x,y\"\n";
-    const char *p = tmp_path("quoted.csv");
-    write_file(p, text, strlen(text));
+    const char *p = sr_test_path("quoted.csv");
+    sr_test_write_file(p, text, strlen(text));
     sr_csv *c = NULL;
     assert_int_equal(sr_csv_open(p, 0, &c), SR_OK);
     const char *r1[] = { "a,b", "say \"hi\"", "plain", "", "x\"y" };
@@ -239,8 +199,8 @@ static void test_csv_crlf_empty_lines_bom_and_missing_final_newline(void **state
 {
     (void)state;
     const char *text = "\xEF\xBB\xBFh1,h2\r\n\r\n\n1,2\r\n,\n3,4";
-    const char *p = tmp_path("crlf.csv");
-    write_file(p, text, strlen(text));
+    const char *p = sr_test_path("crlf.csv");
+    sr_test_write_file(p, text, strlen(text));
     sr_csv *c = NULL;
     assert_int_equal(sr_csv_open(p, 0, &c), SR_OK);
     const char *h[] = { "h1", "h2" }, *r1[] = { "1", "2" }, *r2[] = { "", "" }, *r3[] = { "3", "4" };
@@ -265,11 +225,11 @@ static void test_csv_line_at_max_accepted_over_max_is_format_error(void **state)
     text[1] = '\n';
     memset(text + 2, 'x', n);
     text[2 + n] = '\n';
-    write_file(tmp_path("atmax.csv"), text, n + 3);
+    sr_test_write_file(sr_test_path("atmax.csv"), text, n + 3);
     sr_csv *c = NULL;
     const sr_str *f;
     uint32_t nf;
-    assert_int_equal(sr_csv_open(tmp_path("atmax.csv"), 0, &c), SR_OK);
+    assert_int_equal(sr_csv_open(sr_test_path("atmax.csv"), 0, &c), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(nf, 1);
@@ -279,16 +239,16 @@ static void test_csv_line_at_max_accepted_over_max_is_format_error(void **state)
 
     text[2 + n] = 'x';
     text[3 + n] = '\n';
-    write_file(tmp_path("overmax.csv"), text, n + 4);
-    assert_int_equal(sr_csv_open(tmp_path("overmax.csv"), 0, &c), SR_OK);
+    sr_test_write_file(sr_test_path("overmax.csv"), text, n + 4);
+    assert_int_equal(sr_csv_open(sr_test_path("overmax.csv"), 0, &c), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_ERR_FORMAT);
     assert_non_null(strstr(sr_errmsg(), "overmax.csv:2: line longer than"));
     sr_csv_free(&c);
 
     /* the same without a final newline: the line ends at end of file */
-    write_file(tmp_path("overmax_eof.csv"), text, n + 3);
-    assert_int_equal(sr_csv_open(tmp_path("overmax_eof.csv"), 0, &c), SR_OK);
+    sr_test_write_file(sr_test_path("overmax_eof.csv"), text, n + 3);
+    assert_int_equal(sr_csv_open(sr_test_path("overmax_eof.csv"), 0, &c), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_ERR_FORMAT);
     assert_non_null(strstr(sr_errmsg(), "overmax_eof.csv:2:"));
@@ -306,11 +266,11 @@ static void test_csv_too_many_fields_is_format_error(void **state)
     for (int i = 0; i < SR_CSV_MAX_FIELDS; i++)
         text[len++] = ',';
     text[len++] = '\n';
-    write_file(tmp_path("wide.csv"), text, len);
+    sr_test_write_file(sr_test_path("wide.csv"), text, len);
     sr_csv *c = NULL;
     const sr_str *f;
     uint32_t nf;
-    assert_int_equal(sr_csv_open(tmp_path("wide.csv"), 0, &c), SR_OK);
+    assert_int_equal(sr_csv_open(sr_test_path("wide.csv"), 0, &c), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_ERR_FORMAT);
     assert_non_null(strstr(sr_errmsg(), "wide.csv:2: more than 256 fields"));
@@ -320,8 +280,8 @@ static void test_csv_too_many_fields_is_format_error(void **state)
     char quoted[2048];
     memcpy(quoted, "h\n\"q\"", 6);
     memcpy(quoted + 6, text + 2, len - 2);
-    write_file(tmp_path("wide_quoted.csv"), quoted, len + 4);
-    assert_int_equal(sr_csv_open(tmp_path("wide_quoted.csv"), 0, &c), SR_OK);
+    sr_test_write_file(sr_test_path("wide_quoted.csv"), quoted, len + 4);
+    assert_int_equal(sr_csv_open(sr_test_path("wide_quoted.csv"), 0, &c), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_ERR_FORMAT);
     assert_non_null(strstr(sr_errmsg(), "wide_quoted.csv:2: more than 256 fields"));
@@ -330,8 +290,8 @@ static void test_csv_too_many_fields_is_format_error(void **state)
     /* exactly SR_CSV_MAX_FIELDS fields is fine */
     len -= 2;
     text[len++] = '\n';
-    write_file(tmp_path("wide_ok.csv"), text, len);
-    assert_int_equal(sr_csv_open(tmp_path("wide_ok.csv"), 0, &c), SR_OK);
+    sr_test_write_file(sr_test_path("wide_ok.csv"), text, len);
+    assert_int_equal(sr_csv_open(sr_test_path("wide_ok.csv"), 0, &c), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(sr_csv_read(c, &f, &nf), SR_OK);
     assert_int_equal(nf, SR_CSV_MAX_FIELDS);
@@ -344,19 +304,19 @@ static void test_csv_tab_delimiter_by_extension_or_explicit(void **state)
     const char *text = "a\tb,c\n1\t2,3\n";
     const char *h_tab[] = { "a", "b,c" }, *h_comma[] = { "a\tb", "c" };
     sr_csv *c = NULL;
-    write_file(tmp_path("t.tsv"), text, strlen(text));
-    assert_int_equal(sr_csv_open(tmp_path("t.tsv"), 0, &c), SR_OK);
+    sr_test_write_file(sr_test_path("t.tsv"), text, strlen(text));
+    assert_int_equal(sr_csv_open(sr_test_path("t.tsv"), 0, &c), SR_OK);
     expect_record(c, 1, h_tab, 2);
     sr_csv_free(&c);
-    write_gz(tmp_path("t.tsv.gz"), text, strlen(text));
-    assert_int_equal(sr_csv_open(tmp_path("t.tsv.gz"), 0, &c), SR_OK);
+    write_gz(sr_test_path("t.tsv.gz"), text, strlen(text));
+    assert_int_equal(sr_csv_open(sr_test_path("t.tsv.gz"), 0, &c), SR_OK);
     expect_record(c, 1, h_tab, 2);
     sr_csv_free(&c);
-    assert_int_equal(sr_csv_open(tmp_path("t.tsv"), ',', &c), SR_OK);
+    assert_int_equal(sr_csv_open(sr_test_path("t.tsv"), ',', &c), SR_OK);
     expect_record(c, 1, h_comma, 2);
     sr_csv_free(&c);
-    write_file(tmp_path("t.csv"), text, strlen(text));
-    assert_int_equal(sr_csv_open(tmp_path("t.csv"), 0, &c), SR_OK);
+    sr_test_write_file(sr_test_path("t.csv"), text, strlen(text));
+    assert_int_equal(sr_csv_open(sr_test_path("t.csv"), 0, &c), SR_OK);
     expect_record(c, 1, h_comma, 2);
     sr_csv_free(&c);
 }
@@ -364,9 +324,9 @@ static void test_csv_tab_delimiter_by_extension_or_explicit(void **state)
 static void test_csv_trailing_delimiter_gives_empty_field(void **state)
 {
     (void)state;
-    write_file(tmp_path("trail.csv"), "a,b,\n,\n", 7);
+    sr_test_write_file(sr_test_path("trail.csv"), "a,b,\n,\n", 7);
     sr_csv *c = NULL;
-    assert_int_equal(sr_csv_open(tmp_path("trail.csv"), 0, &c), SR_OK);
+    assert_int_equal(sr_csv_open(sr_test_path("trail.csv"), 0, &c), SR_OK);
     const char *r1[] = { "a", "b", "" }, *r2[] = { "", "" };
     expect_record(c, 1, r1, 3);
     expect_record(c, 2, r2, 2);
@@ -377,12 +337,12 @@ static void test_csv_trailing_delimiter_gives_empty_field(void **state)
 static void test_csv_empty_file_gives_eof_and_missing_file_io_error(void **state)
 {
     (void)state;
-    write_file(tmp_path("empty.csv"), "", 0);
+    sr_test_write_file(sr_test_path("empty.csv"), "", 0);
     sr_csv *c = NULL;
-    assert_int_equal(sr_csv_open(tmp_path("empty.csv"), 0, &c), SR_OK);
+    assert_int_equal(sr_csv_open(sr_test_path("empty.csv"), 0, &c), SR_OK);
     expect_eof(c);
     sr_csv_free(&c);
-    assert_int_equal(sr_csv_open(tmp_path("nope.csv"), 0, &c), SR_ERR_IO);
+    assert_int_equal(sr_csv_open(sr_test_path("nope.csv"), 0, &c), SR_ERR_IO);
     assert_null(c);
     assert_non_null(strstr(sr_errmsg(), "nope.csv"));
 }
@@ -548,5 +508,5 @@ int main(void)
         cmocka_unit_test(test_parse_date_accepts_and_rejects),
         cmocka_unit_test(test_parse_datetime_accepts_and_rejects),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, sr_test_dir_setup, sr_test_dir_teardown);
 }

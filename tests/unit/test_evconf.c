@@ -1,29 +1,9 @@
 /* test_evconf.c - the events column-mapping INI (daemon/srd_evconf.c): the
  * shipped configs give the documented structs, and each kind of mistake is
  * refused with the line it is on. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "sr_test.h"
 
 #include "srd_evconf.h"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = malloc(65536);
-    assert_non_null(buf);
-    *len = fread(buf, 1, 65536, f);
-    assert_true(*len > 0 && *len < 65536);
-    fclose(f);
-    return buf;
-}
 
 static sr_err parse_c(const char *text, sr_events_config *c)
 {
@@ -45,7 +25,8 @@ static void test_kuairand_ini_gives_expected_config(void **state)
 {
     (void)state;
     size_t len;
-    char *text = read_file(SR_SOURCE_DIR "/configs/kuairand.ini", &len);
+    char *text = sr_test_read_file(SR_SOURCE_DIR "/configs/kuairand.ini", &len);
+    assert_true(len > 0);
     sr_events_config c;
     assert_int_equal(srd_evconf_parse(text, len, &c), SR_OK);
     free(text);
@@ -71,7 +52,8 @@ static void test_lastfm_ini_gives_expected_config(void **state)
 {
     (void)state;
     size_t len;
-    char *text = read_file(SR_SOURCE_DIR "/configs/lastfm.ini", &len);
+    char *text = sr_test_read_file(SR_SOURCE_DIR "/configs/lastfm.ini", &len);
+    assert_true(len > 0);
     sr_events_config c;
     assert_int_equal(srd_evconf_parse(text, len, &c), SR_OK);
     free(text);
@@ -187,6 +169,7 @@ static void test_text_is_length_delimited(void **state)
     /* Only the first len bytes count: the tail would be an unknown key. */
     const char *text = "[columns]\nuser=u\ntrack=t\ntime=ts\n[skip]\nflag=f\nbogus=1\n";
     size_t len = strlen(text) - strlen("bogus=1\n");
+    assert_true(len > 0);
     sr_events_config c;
     assert_int_equal(srd_evconf_parse(text, len, &c), SR_OK);
     assert_string_equal(c.flag_col, "f");

@@ -13,67 +13,12 @@
  *   17 played "abc", 18 empty rating, 21 duration -1.
  * The expected sessions below were worked out by hand and re-checked with a
  * short python3 script applying the same rules. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "sr_test.h"
 
 #include "sr_events.h"
 
 #define FIXTURE SR_SOURCE_DIR "/tests/data/events_small.csv"
 #define KUAIRAND SR_SHARED_DATA "/kuairand-like-hate/kuairand27k_like_hate_kcore15.tsv"
-
-static char g_dir[64];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/sr_test_events_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void tmp_path(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", g_dir, name);
-}
-
-static void write_file(const char *path, const char *data)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    size_t n = strlen(data);
-    assert_int_equal(fwrite(data, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static int dir_entries(const char *path)
-{
-    DIR *d = opendir(path);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
-}
 
 /* ---- a sink rendering each session as "key:track[*],track..." ----------------- */
 typedef struct collector {
@@ -293,7 +238,7 @@ static void test_events_all_signals_interleaved_users_gap_cut_and_rejects(void *
     sr_events_config cfg;
     all_signals(&cfg);
     char rpath[256];
-    tmp_path(rpath, sizeof rpath, "events.rejects.tsv");
+    sr_test_path_buf(rpath, sizeof rpath, "events.rejects.tsv");
     sr_rejects *rej = NULL;
     assert_int_equal(sr_rejects_open(rpath, &rej), SR_OK);
     collector col = { 0 };
@@ -486,7 +431,7 @@ static void test_events_many_partitions_same_sessions_as_one(void **state)
 {
     (void)state;
     char spill[256];
-    tmp_path(spill, sizeof spill, "spill");
+    sr_test_path_buf(spill, sizeof spill, "spill");
     assert_int_equal(mkdir(spill, 0700), 0);
     sr_events_config cfg;
     all_signals(&cfg);
@@ -507,7 +452,7 @@ static void test_events_many_partitions_same_sessions_as_one(void **state)
     assert_int_equal(cn.rows, c1.rows);
     assert_int_equal(cn.rejected, c1.rejected);
     assert_int_equal(cn.plays, c1.plays);
-    assert_int_equal(dir_entries(spill), 0); /* no spill file left */
+    assert_int_equal(sr_test_count_entries(spill, NULL, 0), 0); /* no spill file left */
     collector_free(&one);
     collector_free(&many);
 
@@ -516,7 +461,7 @@ static void test_events_many_partitions_same_sessions_as_one(void **state)
     stop.stop_after = 3;
     assert_int_equal(read_one(FIXTURE, &cfg, NULL, &stop, NULL), SR_ERR_CANCELLED);
     assert_int_equal(stop.sessions, 3);
-    assert_int_equal(dir_entries(spill), 0);
+    assert_int_equal(sr_test_count_entries(spill, NULL, 0), 0);
     collector_free(&stop);
 
     /* an unusable spill directory is an I/O error naming it */
@@ -542,8 +487,8 @@ static void test_events_time_formats_iso_ms_and_seconds(void **state)
     };
     for (size_t i = 0; i < SR_COUNTOF(cases); i++) {
         char path[256];
-        tmp_path(path, sizeof path, "times.tsv");
-        write_file(path, cases[i].text);
+        sr_test_path_buf(path, sizeof path, "times.tsv");
+        sr_test_write_text(path, cases[i].text);
         sr_events_config cfg;
         sr_events_config_default(&cfg);
         strcpy(cfg.user_col, "u");
@@ -572,11 +517,11 @@ static void test_events_several_files_read_as_one_log(void **state)
 {
     (void)state;
     char a[256], b[256];
-    tmp_path(a, sizeof a, "part_a.csv");
-    tmp_path(b, sizeof b, "part_b.csv");
+    sr_test_path_buf(a, sizeof a, "part_a.csv");
+    sr_test_path_buf(b, sizeof b, "part_b.csv");
     /* columns in a different order in each file */
-    write_file(a, "user,ts,track,skipped\nu1,0,t_a,0\nu1,100,t_b,1\nu2,10,t_z,0\n");
-    write_file(b, "track,skipped,user,ts\nt_c,0,u1,50\nt_d,0,u1,3000\nt_y,0,u2,5\n");
+    sr_test_write_text(a, "user,ts,track,skipped\nu1,0,t_a,0\nu1,100,t_b,1\nu2,10,t_z,0\n");
+    sr_test_write_text(b, "track,skipped,user,ts\nt_c,0,u1,50\nt_d,0,u1,3000\nt_y,0,u2,5\n");
     sr_events_config cfg;
     fixture_config(&cfg);
     strcpy(cfg.flag_col, "skipped");
@@ -605,8 +550,8 @@ static void test_events_overlong_ids_and_short_rows_rejected(void **state)
              "u1,t_b,40\n",   /* 5: too few fields */
              id_long, id_long);
     char p[256];
-    tmp_path(p, sizeof p, "long.csv");
-    write_file(p, text);
+    sr_test_path_buf(p, sizeof p, "long.csv");
+    sr_test_write_text(p, text);
     sr_events_config cfg;
     fixture_config(&cfg);
     strcpy(cfg.flag_col, "skipped");
@@ -632,8 +577,8 @@ static void test_events_missing_column_and_empty_file_errors(void **state)
 {
     (void)state;
     char p[256];
-    tmp_path(p, sizeof p, "norating.csv");
-    write_file(p, "user,track,ts\nu1,t_a,5\n");
+    sr_test_path_buf(p, sizeof p, "norating.csv");
+    sr_test_write_text(p, "user,track,ts\nu1,t_a,5\n");
     sr_events_config cfg;
     fixture_config(&cfg);
     strcpy(cfg.rating_col, "rating");
@@ -643,8 +588,8 @@ static void test_events_missing_column_and_empty_file_errors(void **state)
     snprintf(want, sizeof want, "%s: missing column \"rating\"; found: user, track, ts", p);
     assert_string_equal(sr_errmsg(), want);
     assert_int_equal(col.sessions, 0);
-    tmp_path(p, sizeof p, "empty.csv");
-    write_file(p, "");
+    sr_test_path_buf(p, sizeof p, "empty.csv");
+    sr_test_write_text(p, "");
     assert_int_equal(read_one(p, &cfg, NULL, &col, NULL), SR_ERR_EMPTY);
     assert_non_null(strstr(sr_errmsg(), "empty.csv"));
     assert_int_equal(sr_events_read(NULL, 0, &cfg, NULL, collect, &col, NULL), SR_ERR_EMPTY);
@@ -700,7 +645,7 @@ static void test_events_kuairand_like_hate_sessions_and_skips(void **state)
 
     /* 8 partitions of ~0.5 MB give the same sessions */
     char spill[256];
-    tmp_path(spill, sizeof spill, "kspill");
+    sr_test_path_buf(spill, sizeof spill, "kspill");
     assert_int_equal(mkdir(spill, 0700), 0);
     cfg.partition_bytes = 512 << 10;
     cfg.tmp_dir = spill;
@@ -710,7 +655,7 @@ static void test_events_kuairand_like_hate_sessions_and_skips(void **state)
     assert_int_equal(cm.sessions, 20756);
     assert_int_equal(many.skipped, 11933);
     assert_int_equal(many.checksum, one.checksum);
-    assert_int_equal(dir_entries(spill), 0);
+    assert_int_equal(sr_test_count_entries(spill, NULL, 0), 0);
 }
 
 int main(void)
@@ -732,5 +677,5 @@ int main(void)
         cmocka_unit_test(test_events_missing_column_and_empty_file_errors),
         cmocka_unit_test(test_events_kuairand_like_hate_sessions_and_skips),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, sr_test_dir_setup, sr_test_dir_teardown);
 }

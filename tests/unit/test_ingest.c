@@ -3,17 +3,7 @@
  *
  * Fixtures are written by the tests themselves (invented ids); expected
  * numbers are counted by hand from those rows. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "sr_test.h"
 
 #include "sr_ingest.h"
 #include "sr_store.h"
@@ -24,38 +14,6 @@
     "long_pause_before_play,hist_user_behavior_n_seekfwd,hist_user_behavior_n_seekback,"     \
     "hist_user_behavior_is_shuffle,hour_of_day,date,premium,context_type,"                   \
     "hist_user_behavior_reason_start,hist_user_behavior_reason_end\n"
-
-typedef struct fixture {
-    char dir[64];
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/sr_test_ingest_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
-    free(f);
-    return 0;
-}
-
-static void path_in(const fixture *f, const char *name, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s", f->dir, name);
-}
 
 /* Append one MSSD row. skip level: 0 listened (not_skipped), 1 = skip_1..3
  * all true (skipped under every rule), 2 = skip_2 and skip_3 only, 3 = skip_3
@@ -73,7 +31,8 @@ static void mssd_row(FILE *fp, const char *session, int pos, int len, const char
             level ? "fwdbtn" : "trackdone");
 }
 
-static void write_file(const char *path, void (*fill)(FILE *))
+/* Write an MSSD file: the header, then whatever `fill` appends. */
+static void write_mssd(const char *path, void (*fill)(FILE *))
 {
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
@@ -114,11 +73,11 @@ static sr_err ingest_one(const char *in, const sr_ingest_opts *o, const char *st
 
 static void test_ingest_basic_counts_and_leave_last_split(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char in[256], store[256];
-    path_in(f, "basic.csv", in, sizeof in);
-    path_in(f, "basic.store", store, sizeof store);
-    write_file(in, fill_basic);
+    sr_test_path_buf(in, sizeof in, "basic.csv");
+    sr_test_path_buf(store, sizeof store, "basic.store");
+    write_mssd(in, fill_basic);
 
     sr_ingest_opts o;
     sr_ingest_opts_default(&o);
@@ -180,11 +139,11 @@ static void test_ingest_basic_counts_and_leave_last_split(void **state)
 
 static void test_ingest_skip_rules_change_labels(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char in[256], store[256];
-    path_in(f, "rules.csv", in, sizeof in);
-    path_in(f, "rules.store", store, sizeof store);
-    write_file(in, fill_basic);
+    sr_test_path_buf(in, sizeof in, "rules.csv");
+    sr_test_path_buf(store, sizeof store, "rules.store");
+    write_mssd(in, fill_basic);
     /* kept plays by level: level 0: 7, level 1: 1, level 2: 2, level 3: 1 (sC dropped) */
     const struct {
         sr_skip_rule rule;
@@ -211,11 +170,11 @@ static void test_ingest_skip_rules_change_labels(void **state)
 
 static void test_ingest_filters(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char in[256], store[256];
-    path_in(f, "filters.csv", in, sizeof in);
-    path_in(f, "filters.store", store, sizeof store);
-    write_file(in, fill_basic);
+    sr_test_path_buf(in, sizeof in, "filters.csv");
+    sr_test_path_buf(store, sizeof store, "filters.store");
+    write_mssd(in, fill_basic);
     sr_ingest_opts o;
     sr_store_stats st;
 
@@ -268,11 +227,11 @@ static void fill_days(FILE *fp)
 
 static void test_ingest_temporal_split_keeps_test_out_of_training(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char in[256], store[256];
-    path_in(f, "days.csv", in, sizeof in);
-    path_in(f, "days.store", store, sizeof store);
-    write_file(in, fill_days);
+    sr_test_path_buf(in, sizeof in, "days.csv");
+    sr_test_path_buf(store, sizeof store, "days.store");
+    write_mssd(in, fill_days);
     sr_ingest_opts o;
     sr_ingest_opts_default(&o);
     o.split = SR_SPLIT_KIND_TEMPORAL;
@@ -333,12 +292,12 @@ static void fill_bad(FILE *fp)
 
 static void test_ingest_reject_rate_fails_and_keeps_rejects(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char in[256], store[256], rej[300];
-    path_in(f, "bad.csv", in, sizeof in);
-    path_in(f, "bad.store", store, sizeof store);
+    sr_test_path_buf(in, sizeof in, "bad.csv");
+    sr_test_path_buf(store, sizeof store, "bad.store");
     snprintf(rej, sizeof rej, "%s.rejects.tsv", store);
-    write_file(in, fill_bad);
+    write_mssd(in, fill_bad);
     sr_ingest_opts o;
     sr_ingest_opts_default(&o);
     sr_store_stats st;
@@ -358,14 +317,10 @@ static void test_ingest_reject_rate_fails_and_keeps_rejects(void **state)
     assert_int_equal(st.sessions, 2);
     assert_int_equal(st.interactions, 4);
     /* the rejects file names the input and the line numbers (header = line 1) */
-    FILE *fp = fopen(rej, "r");
-    assert_non_null(fp);
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
+    char *buf = sr_test_read_file(rej, NULL);
     assert_non_null(strstr(buf, "bad.csv\t4\t"));
     assert_non_null(strstr(buf, "bad.csv\t5\t"));
+    free(buf);
 }
 
 static void fill_nothing(FILE *fp)
@@ -375,33 +330,29 @@ static void fill_nothing(FILE *fp)
 
 static void test_ingest_empty_input_is_an_error(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char in[256], store[256];
-    path_in(f, "empty.csv", in, sizeof in);
-    path_in(f, "empty.store", store, sizeof store);
-    write_file(in, fill_nothing); /* header only */
+    sr_test_path_buf(in, sizeof in, "empty.csv");
+    sr_test_path_buf(store, sizeof store, "empty.store");
+    write_mssd(in, fill_nothing); /* header only */
     sr_ingest_opts o;
     sr_ingest_opts_default(&o);
     sr_store_stats st;
     assert_int_equal(ingest_one(in, &o, store, &st), SR_ERR_EMPTY);
     assert_int_equal(access(store, F_OK), -1);
 
-    FILE *fp = fopen(in, "w"); /* zero bytes */
-    assert_non_null(fp);
-    fclose(fp);
+    sr_test_write_file(in, "", 0); /* zero bytes */
     assert_int_equal(ingest_one(in, &o, store, &st), SR_ERR_EMPTY);
 }
 
 static void test_ingest_missing_column_names_file_and_column(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char in[256], store[256];
-    path_in(f, "nocol.csv", in, sizeof in);
-    path_in(f, "nocol.store", store, sizeof store);
-    FILE *fp = fopen(in, "w");
-    assert_non_null(fp);
-    fputs("session_id,session_position,track_id_clean,skip_1,skip_3\nx,1,t,False,False\n", fp);
-    fclose(fp);
+    sr_test_path_buf(in, sizeof in, "nocol.csv");
+    sr_test_path_buf(store, sizeof store, "nocol.store");
+    sr_test_write_text(in, "session_id,session_position,track_id_clean,skip_1,skip_3\n"
+                           "x,1,t,False,False\n");
     sr_ingest_opts o;
     sr_ingest_opts_default(&o);
     sr_store_stats st;
@@ -414,9 +365,9 @@ static void test_ingest_missing_column_names_file_and_column(void **state)
 /* Many files -> same store whatever the thread count (merge in file order). */
 static void test_ingest_threads_do_not_change_the_store(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char dir[256];
-    path_in(f, "many", dir, sizeof dir);
+    sr_test_path_buf(dir, sizeof dir, "many");
     assert_int_equal(mkdir(dir, 0700), 0);
     for (int k = 0; k < 6; k++) {
         char p[320];
@@ -444,8 +395,8 @@ static void test_ingest_threads_do_not_change_the_store(void **state)
     assert_non_null(strstr(paths[5], "log_5.csv"));
 
     char s1[256], s2[256];
-    path_in(f, "t1.store", s1, sizeof s1);
-    path_in(f, "t2.store", s2, sizeof s2);
+    sr_test_path_buf(s1, sizeof s1, "t1.store");
+    sr_test_path_buf(s2, sizeof s2, "t2.store");
     sr_ingest_opts o;
     sr_ingest_opts_default(&o);
     o.threads = 1;
@@ -473,10 +424,10 @@ static void test_ingest_threads_do_not_change_the_store(void **state)
 
 static void test_ingest_expand_refuses_missing_and_empty(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     char missing[256], emptydir[256];
-    path_in(f, "nope.csv", missing, sizeof missing);
-    path_in(f, "emptydir", emptydir, sizeof emptydir);
+    sr_test_path_buf(missing, sizeof missing, "nope.csv");
+    sr_test_path_buf(emptydir, sizeof emptydir, "emptydir");
     assert_int_equal(mkdir(emptydir, 0700), 0);
     char **paths = NULL;
     size_t n = 0;
@@ -489,12 +440,12 @@ static void test_ingest_expand_refuses_missing_and_empty(void **state)
 /* The real MSSD sample (research-only: read from ../shared, never copied). */
 static void test_ingest_mssd_sample_known_counts(void **state)
 {
-    fixture *f = *state;
+    (void)state;
     const char *in = SR_SHARED_DATA "/mssd-sample/mssd_full_training_sample_1180rows.csv";
     if (access(in, R_OK) != 0)
         skip();
     char store[256];
-    path_in(f, "mssd.store", store, sizeof store);
+    sr_test_path_buf(store, sizeof store, "mssd.store");
     sr_ingest_opts o;
     sr_ingest_opts_default(&o);
     sr_store_stats st;
@@ -513,16 +464,16 @@ static void test_ingest_mssd_sample_known_counts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ingest_basic_counts_and_leave_last_split, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_skip_rules_change_labels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_temporal_split_keeps_test_out_of_training, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_reject_rate_fails_and_keeps_rejects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_empty_input_is_an_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_missing_column_names_file_and_column, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_threads_do_not_change_the_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_expand_refuses_missing_and_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingest_mssd_sample_known_counts, setup, teardown),
+        SR_TEST_IN_DIR(test_ingest_basic_counts_and_leave_last_split),
+        SR_TEST_IN_DIR(test_ingest_skip_rules_change_labels),
+        SR_TEST_IN_DIR(test_ingest_filters),
+        SR_TEST_IN_DIR(test_ingest_temporal_split_keeps_test_out_of_training),
+        SR_TEST_IN_DIR(test_ingest_reject_rate_fails_and_keeps_rejects),
+        SR_TEST_IN_DIR(test_ingest_empty_input_is_an_error),
+        SR_TEST_IN_DIR(test_ingest_missing_column_names_file_and_column),
+        SR_TEST_IN_DIR(test_ingest_threads_do_not_change_the_store),
+        SR_TEST_IN_DIR(test_ingest_expand_refuses_missing_and_empty),
+        SR_TEST_IN_DIR(test_ingest_mssd_sample_known_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,56 +13,14 @@
  * Flag patterns of the 15 plays: listened 5, skip_1 (all three flags) 4,
  * skip_2+skip_3 3, skip_3 only 2, no flag at all 1. Hence skipped plays:
  * skip_1 rule 4, skip_2 rule 7, skip_3 rule 9, not_skipped rule 10. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "sr_test.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "sr_mssd.h"
 
 #define FIXTURE SR_SOURCE_DIR "/tests/data/mssd_small.csv"
 #define SAMPLE SR_SHARED_DATA "/mssd-sample/mssd_full_training_sample_1180rows.csv"
-
-static char g_dir[64];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/sr_test_mssd_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
-
-static void write_file(const char *path, const char *data)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    size_t n = strlen(data);
-    assert_int_equal(fwrite(data, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
 
 /* ---- a sink that copies what it is given ----------------------------------- */
 #define MAX_SESSIONS 256
@@ -153,7 +111,7 @@ static void assert_positions(const copied_session *s, const char *key, const uin
 static void test_mssd_fixture_sessions_counts_and_rejects_file(void **state)
 {
     (void)state;
-    const char *rpath = tmp_path("fixture.rejects.tsv");
+    const char *rpath = sr_test_path("fixture.rejects.tsv");
     sr_rejects *rej = NULL;
     assert_int_equal(sr_rejects_open(rpath, &rej), SR_OK);
     collector col;
@@ -324,8 +282,8 @@ static void test_mssd_out_of_order_and_duplicate_positions_rejected(void **state
     append_row(text, sizeof text, "x", 4, "t_e"); /* 6 */
     append_row(text, sizeof text, "y", 1, "t_f"); /* 7: new session may restart at 1 */
     append_row(text, sizeof text, "y", 1, "t_g"); /* 8: duplicate */
-    const char *p = tmp_path("order.csv");
-    write_file(p, text);
+    const char *p = sr_test_path("order.csv");
+    sr_test_write_text(p, text);
     sr_rejects *rej = NULL;
     assert_int_equal(sr_rejects_open(NULL, &rej), SR_OK);
     collector col;
@@ -361,8 +319,8 @@ static void test_mssd_overlong_ids_rejected(void **state)
     append_row(text, sizeof text, "x", 1, id_ok);   /* line 2 */
     append_row(text, sizeof text, "x", 2, id_long); /* 3: track too long */
     append_row(text, sizeof text, id_long, 1, "t"); /* 4: session too long */
-    const char *p = tmp_path("long.csv");
-    write_file(p, text);
+    const char *p = sr_test_path("long.csv");
+    sr_test_write_text(p, text);
     sr_rejects *rej = NULL;
     assert_int_equal(sr_rejects_open(NULL, &rej), SR_OK);
     sr_read_counts counts = { 0 };
@@ -384,15 +342,15 @@ static void test_mssd_overlong_ids_rejected(void **state)
 static void test_mssd_missing_column_is_column_error_before_any_session(void **state)
 {
     (void)state;
-    const char *p = tmp_path("noskip2.csv");
-    write_file(p,
-               "session_id,session_position,session_length,track_id_clean,skip_1,skip_3,"
-               "not_skipped,context_switch,no_pause_before_play,short_pause_before_play,"
-               "long_pause_before_play,hist_user_behavior_n_seekfwd,"
-               "hist_user_behavior_n_seekback,hist_user_behavior_is_shuffle,hour_of_day,date,"
-               "premium,context_type,hist_user_behavior_reason_start,"
-               "hist_user_behavior_reason_end\n"
-               "x,1,9,t_a,False,False,True,0,1,0,0,0,0,False,1,2018-07-20,True,radio,a,b\n");
+    const char *p = sr_test_path("noskip2.csv");
+    sr_test_write_text(p,
+                       "session_id,session_position,session_length,track_id_clean,skip_1,skip_3,"
+                       "not_skipped,context_switch,no_pause_before_play,short_pause_before_play,"
+                       "long_pause_before_play,hist_user_behavior_n_seekfwd,"
+                       "hist_user_behavior_n_seekback,hist_user_behavior_is_shuffle,hour_of_day,date,"
+                       "premium,context_type,hist_user_behavior_reason_start,"
+                       "hist_user_behavior_reason_end\n"
+                       "x,1,9,t_a,False,False,True,0,1,0,0,0,0,False,1,2018-07-20,True,radio,a,b\n");
     collector col;
     collector_init(&col);
     sr_read_counts counts = { 0 };
@@ -414,18 +372,18 @@ static void test_mssd_columns_in_any_order_extra_ignored(void **state)
 {
     (void)state;
     /* the 21 columns reversed, with two extra ones */
-    const char *p = tmp_path("reordered.csv");
-    write_file(p,
-               "extra_a,hist_user_behavior_reason_end,hist_user_behavior_reason_start,"
-               "context_type,premium,date,hour_of_day,hist_user_behavior_is_shuffle,"
-               "hist_user_behavior_n_seekback,hist_user_behavior_n_seekfwd,"
-               "long_pause_before_play,short_pause_before_play,no_pause_before_play,"
-               "context_switch,not_skipped,skip_3,skip_2,skip_1,track_id_clean,"
-               "session_length,session_position,session_id,extra_b\n"
-               "?,fwdbtn,clickrow,charts,False,2018-07-21,5,True,0,0,0,1,0,1,False,True,True,"
-               "False,t_z,2,1,q,?\n"
-               "?,trackdone,fwdbtn,charts,False,2018-07-21,5,True,0,0,0,0,1,0,True,False,False,"
-               "False,t_y,2,2,q,?\n");
+    const char *p = sr_test_path("reordered.csv");
+    sr_test_write_text(p,
+                       "extra_a,hist_user_behavior_reason_end,hist_user_behavior_reason_start,"
+                       "context_type,premium,date,hour_of_day,hist_user_behavior_is_shuffle,"
+                       "hist_user_behavior_n_seekback,hist_user_behavior_n_seekfwd,"
+                       "long_pause_before_play,short_pause_before_play,no_pause_before_play,"
+                       "context_switch,not_skipped,skip_3,skip_2,skip_1,track_id_clean,"
+                       "session_length,session_position,session_id,extra_b\n"
+                       "?,fwdbtn,clickrow,charts,False,2018-07-21,5,True,0,0,0,1,0,1,False,True,True,"
+                       "False,t_z,2,1,q,?\n"
+                       "?,trackdone,fwdbtn,charts,False,2018-07-21,5,True,0,0,0,0,1,0,True,False,False,"
+                       "False,t_y,2,2,q,?\n");
     collector col;
     collector_init(&col);
     sr_read_counts counts = { 0 };
@@ -471,7 +429,7 @@ static void test_mssd_gzip_input_reads_like_plain(void **state)
     size_t len = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     assert_true(len > 0 && len < sizeof buf);
-    const char *gzp = tmp_path("fixture.csv.gz");
+    const char *gzp = sr_test_path("fixture.csv.gz");
     gzFile gz = gzopen(gzp, "wb");
     assert_non_null(gz);
     assert_int_equal(gzwrite(gz, buf, (unsigned)len), (int)len);
@@ -499,20 +457,20 @@ static void test_mssd_gzip_input_reads_like_plain(void **state)
 static void test_mssd_empty_file_is_empty_error_header_only_is_ok(void **state)
 {
     (void)state;
-    const char *p = tmp_path("empty.csv");
-    write_file(p, "");
+    const char *p = sr_test_path("empty.csv");
+    sr_test_write_text(p, "");
     collector col;
     collector_init(&col);
     sr_read_counts counts = { 0 };
     assert_int_equal(read_with_rule(p, SR_SKIP_RULE_SKIP_2, 0, NULL, &col, &counts), SR_ERR_EMPTY);
     assert_non_null(strstr(sr_errmsg(), "empty.csv"));
-    const char *h = tmp_path("header_only.csv");
-    write_file(h, k_header);
+    const char *h = sr_test_path("header_only.csv");
+    sr_test_write_text(h, k_header);
     assert_int_equal(read_with_rule(h, SR_SKIP_RULE_SKIP_2, 0, NULL, &col, &counts), SR_OK);
     assert_int_equal(col.n, 0);
     assert_int_equal(counts.rows, 0);
     assert_int_equal(counts.files, 2);
-    assert_int_equal(read_with_rule(tmp_path("absent.csv"), SR_SKIP_RULE_SKIP_2, 0, NULL, &col,
+    assert_int_equal(read_with_rule(sr_test_path("absent.csv"), SR_SKIP_RULE_SKIP_2, 0, NULL, &col,
                                     &counts), SR_ERR_IO);
     assert_non_null(strstr(sr_errmsg(), "absent.csv"));
     collector_free(&col);
@@ -594,5 +552,5 @@ int main(void)
         cmocka_unit_test(test_mssd_counts_accumulate_over_calls),
         cmocka_unit_test(test_mssd_real_sample_counts),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, sr_test_dir_setup, sr_test_dir_teardown);
 }

@@ -2,19 +2,10 @@
  * (daemon/srd_paths.c): "..", absolute paths outside, symlinks out of the
  * root and the /data-root2 vs /data-root prefix trick are refused; paths
  * inside are resolved to their real path. */
-#define _XOPEN_SOURCE 700 /* realpath, nftw */
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "sr_test.h"
 
-#include <cmocka.h>
+#include <limits.h>
 
 #include "srd_paths.h"
 
@@ -28,9 +19,9 @@
  *   base/root/link_in  -> sub/b.csv           (symlink staying inside)
  *   base/root/dirlink  -> ../root2            (directory symlink to a sibling)
  *   base/root2/x.csv                          (sibling sharing the prefix)
- *   base/outside.csv */
+ *   base/outside.csv
+ * where base is the scratch directory of sr_test.h. */
 typedef struct fixture {
-    char base[PATH_MAX];
     char root[PATH_MAX]; /* realpath of base/root */
 } fixture;
 
@@ -38,10 +29,7 @@ static void touch(const char *dir, const char *name)
 {
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs("x\n", f);
-    fclose(f);
+    sr_test_write_text(p, "x\n");
 }
 
 static void mkdir_in(const char *dir, const char *name)
@@ -60,19 +48,20 @@ static void symlink_in(const char *dir, const char *name, const char *target)
 
 static int setup(void **state)
 {
+    if (sr_test_dir_setup(state) != 0)
+        return -1;
     fixture *fx = calloc(1, sizeof *fx);
     if (!fx)
         return -1;
-    snprintf(fx->base, sizeof fx->base, "/tmp/sr_paths_XXXXXX");
-    if (!mkdtemp(fx->base))
-        return -1;
+    *state = fx;
+    const char *base = sr_test_dir();
     char tmp[PATH_MAX + 16];
-    mkdir_in(fx->base, "root");
-    mkdir_in(fx->base, "root2");
-    touch(fx->base, "outside.csv");
-    snprintf(tmp, sizeof tmp, "%s/root2", fx->base);
+    mkdir_in(base, "root");
+    mkdir_in(base, "root2");
+    touch(base, "outside.csv");
+    snprintf(tmp, sizeof tmp, "%s/root2", base);
     touch(tmp, "x.csv");
-    snprintf(tmp, sizeof tmp, "%s/root", fx->base);
+    snprintf(tmp, sizeof tmp, "%s/root", base);
     if (!realpath(tmp, fx->root))
         return -1;
     touch(fx->root, "a.csv");
@@ -83,22 +72,14 @@ static int setup(void **state)
     symlink_in(fx->root, "link_out", "../outside.csv");
     symlink_in(fx->root, "link_in", "sub/b.csv");
     symlink_in(fx->root, "dirlink", "../root2");
-    *state = fx;
     return 0;
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
 }
 
 static int teardown(void **state)
 {
-    fixture *fx = *state;
-    nftw(fx->base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
+    free(*state);
+    *state = NULL;
+    return sr_test_dir_teardown(state);
 }
 
 static sr_proto_code confine(const fixture *fx, const char *path, srd_path_kind kind, char *out)
@@ -159,7 +140,7 @@ static void test_absolute_path_outside_is_forbidden(void **state)
 {
     fixture *fx = *state;
     char p[PATH_MAX + 16];
-    snprintf(p, sizeof p, "%s/outside.csv", fx->base);
+    snprintf(p, sizeof p, "%s/outside.csv", sr_test_dir());
     expect_code(fx, p, SRD_PATH_KIND_INPUT, SR_PROTO_CODE_FORBIDDEN);
     expect_code(fx, "/etc", SRD_PATH_KIND_INPUT, SR_PROTO_CODE_FORBIDDEN);
     expect_code(fx, "/tmp/new.csv", SRD_PATH_KIND_OUTPUT, SR_PROTO_CODE_FORBIDDEN);

@@ -1,71 +1,21 @@
 /* test_rejects.c - the rejects file: exact content and escaping, the
  * summary's ordering and its "other" bucket, close/abort, threads. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "sr_test.h"
 
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "sr_rejects.h"
-
-static char g_dir[64];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/sr_test_rejects_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in_dir(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", g_dir, name);
-}
-
-static bool exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-/* Whole file as a NUL-terminated string (caller frees). */
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    char *buf = malloc(1 << 20);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 20) - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
-    return buf;
-}
 
 static void test_rejects_file_content_and_escaping(void **state)
 {
     (void)state;
     char path[256], tmp[300];
-    path_in_dir(path, sizeof path, "content.rejects.tsv");
+    sr_test_path_buf(path, sizeof path, "content.rejects.tsv");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     sr_rejects *r = NULL;
     assert_int_equal(sr_rejects_open(path, &r), SR_OK);
-    assert_true(exists(tmp));
-    assert_false(exists(path));
+    assert_true(sr_test_exists(tmp));
+    assert_false(sr_test_exists(path));
     const char raw1[] = "s1,2,t_a,True";
     const char raw2[] = "a\tb\\c\nd\re";
     sr_rejects_add(r, "in.csv", 7, "bad boolean in skip_2", raw1, strlen(raw1));
@@ -76,8 +26,8 @@ static void test_rejects_file_content_and_escaping(void **state)
     assert_int_equal(sr_rejects_count(r), 4);
     assert_int_equal(sr_rejects_close(&r), SR_OK);
     assert_null(r);
-    assert_false(exists(tmp));
-    char *got = slurp(path);
+    assert_false(sr_test_exists(tmp));
+    char *got = sr_test_read_file(path, NULL);
     assert_string_equal(got,
                         "in.csv\t7\tbad boolean in skip_2\ts1,2,t_a,True\n"
                         "dir/in\\t2.tsv\t12345678901\tempty track\ta\\tb\\\\c\\nd\\re\n"
@@ -148,16 +98,16 @@ static void test_rejects_abort_removes_temporary_file(void **state)
 {
     (void)state;
     char path[256], tmp[300];
-    path_in_dir(path, sizeof path, "aborted.tsv");
+    sr_test_path_buf(path, sizeof path, "aborted.tsv");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     sr_rejects *r = NULL;
     assert_int_equal(sr_rejects_open(path, &r), SR_OK);
     sr_rejects_add(r, "f", 2, "why", "row", 3);
-    assert_true(exists(tmp));
+    assert_true(sr_test_exists(tmp));
     sr_rejects_abort(&r);
     assert_null(r);
-    assert_false(exists(tmp));
-    assert_false(exists(path));
+    assert_false(sr_test_exists(tmp));
+    assert_false(sr_test_exists(path));
     sr_rejects_abort(&r);                       /* NULL-safe */
     assert_int_equal(sr_rejects_close(&r), SR_OK); /* NULL-safe */
     assert_int_equal(sr_rejects_close(NULL), SR_OK);
@@ -168,7 +118,7 @@ static void test_rejects_close_with_no_rows_leaves_empty_file(void **state)
 {
     (void)state;
     char path[256];
-    path_in_dir(path, sizeof path, "none.tsv");
+    sr_test_path_buf(path, sizeof path, "none.tsv");
     sr_rejects *r = NULL;
     assert_int_equal(sr_rejects_open(path, &r), SR_OK);
     assert_int_equal(sr_rejects_close(&r), SR_OK);
@@ -193,7 +143,7 @@ static void test_rejects_open_in_missing_directory_is_io_error(void **state)
 {
     (void)state;
     char path[256];
-    path_in_dir(path, sizeof path, "no/such/dir/r.tsv");
+    sr_test_path_buf(path, sizeof path, "no/such/dir/r.tsv");
     sr_rejects *r = NULL;
     assert_int_equal(sr_rejects_open(path, &r), SR_ERR_IO);
     assert_null(r);
@@ -204,21 +154,19 @@ static void test_rejects_close_fails_when_rename_fails(void **state)
 {
     (void)state;
     char path[256], tmp[300], inner[300];
-    path_in_dir(path, sizeof path, "occupied");
+    sr_test_path_buf(path, sizeof path, "occupied");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     snprintf(inner, sizeof inner, "%s/keep", path);
     /* a non-empty directory at the final path cannot be replaced */
     assert_int_equal(mkdir(path, 0700), 0);
-    FILE *fp = fopen(inner, "w");
-    assert_non_null(fp);
-    fclose(fp);
+    sr_test_write_file(inner, "", 0);
     sr_rejects *r = NULL;
     assert_int_equal(sr_rejects_open(path, &r), SR_OK);
     sr_rejects_add(r, "f", 2, "why", "row", 3);
     assert_int_equal(sr_rejects_close(&r), SR_ERR_IO);
     assert_null(r);
     assert_non_null(strstr(sr_errmsg(), "rename"));
-    assert_false(exists(tmp));
+    assert_false(sr_test_exists(tmp));
 }
 
 typedef struct thread_arg {
@@ -242,7 +190,7 @@ static void test_rejects_concurrent_adds_from_threads(void **state)
 {
     (void)state;
     char path[256];
-    path_in_dir(path, sizeof path, "threads.tsv");
+    sr_test_path_buf(path, sizeof path, "threads.tsv");
     sr_rejects *r = NULL;
     assert_int_equal(sr_rejects_open(path, &r), SR_OK);
     pthread_t th[4];
@@ -291,5 +239,5 @@ int main(void)
         cmocka_unit_test(test_rejects_close_fails_when_rename_fails),
         cmocka_unit_test(test_rejects_concurrent_adds_from_threads),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, sr_test_dir_setup, sr_test_dir_teardown);
 }

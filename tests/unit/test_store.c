@@ -5,20 +5,9 @@
  * than taken from sr_store.c, so these tests also check the document: the
  * "reseal" helper recomputes the checksums exactly as the document defines
  * them, which lets a test plant a semantic error behind valid checksums. */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "sr_test.h"
 
-#include <cmocka.h>
+#include <fcntl.h>
 #include <xxhash.h>
 
 #include "sr_store.h"
@@ -66,94 +55,22 @@ static void wr64(uint8_t *p, uint64_t v)
 }
 
 /* ---- scratch directory ------------------------------------------------------ */
+/* Every test gets a fresh directory (sr_test.h), removed even when it fails;
+ * the store under test is <dir>/data.srs. */
 typedef struct scratch {
-    char dir[64];
+    const char *dir;
     char path[128];
 } scratch;
 
-static void scratch_init(scratch *s)
-{
-    snprintf(s->dir, sizeof s->dir, "/tmp/sr_test_store_XXXXXX");
-    assert_non_null(mkdtemp(s->dir));
-    snprintf(s->path, sizeof s->path, "%s/data.srs", s->dir);
-}
-
-static void scratch_free(scratch *s)
-{
-    if (!s)
-        return;
-    DIR *d = opendir(s->dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", s->dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(s->dir);
-}
-
-/* Fixture: every test gets a fresh directory, removed even when it fails. */
 static int scratch_setup(void **state)
 {
-    scratch *s = calloc(1, sizeof *s);
-    if (!s)
+    static scratch sc;
+    if (sr_test_dir_setup(state) != 0)
         return -1;
-    scratch_init(s);
-    *state = s;
+    sc.dir = sr_test_dir();
+    sr_test_path_buf(sc.path, sizeof sc.path, "data.srs");
+    *state = &sc;
     return 0;
-}
-
-static int scratch_teardown(void **state)
-{
-    scratch_free(*state);
-    free(*state);
-    return 0;
-}
-
-/* Number of directory entries; the first name goes to `first` if given. */
-static int dir_count(const char *dir, char *first, size_t cap)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (n == 0 && first)
-            snprintf(first, cap, "%s", e->d_name);
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-static void spit(const char *path, const uint8_t *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* Is `path` mapped in this process? A refused file must leave no mapping. */
@@ -336,7 +253,7 @@ static void test_store_layout_matches_documentation(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     assert_memory_equal(b, "SRSTORE\0", 8);
     assert_int_equal(rd32(b + OFF_VERSION), 1);
     const uint8_t bom_le[4] = { 4, 3, 2, 1 };
@@ -483,7 +400,7 @@ static void test_store_track_index_out_of_range_refused_at_finish(void **state)
     assert_non_null(strstr(sr_errmsg(), "session 1 play 1: track index 3 >= n_tracks 3"));
     assert_non_null(strstr(sr_errmsg(), sc->path));
     /* nothing at path, no tmp file, no spool */
-    assert_int_equal(dir_count(sc->dir, NULL, 0), 0);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
 }
 
 static void test_store_add_rejects_bad_sessions(void **state)
@@ -534,7 +451,7 @@ static void test_store_finish_rejects_empty_track_id(void **state)
     const uint32_t cnt[2] = { 0 };
     assert_int_equal(sr_store_writer_finish(&w, 2, ids, cnt, cnt, NULL), SR_ERR_ARG);
     assert_non_null(strstr(sr_errmsg(), "track 1 has an empty id"));
-    assert_int_equal(dir_count(sc->dir, NULL, 0), 0);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
 }
 
 static void test_store_writer_open_rejects_bad_meta_and_missing_dir(void **state)
@@ -554,7 +471,7 @@ static void test_store_writer_open_rejects_bad_meta_and_missing_dir(void **state
     assert_int_equal(sr_store_writer_open(p, &meta, &w), SR_ERR_IO);
     assert_non_null(strstr(sr_errmsg(), "no/such/dir/x.srs.spool."));
     assert_null(w);
-    assert_int_equal(dir_count(sc->dir, NULL, 0), 0);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
 }
 
 static void test_store_abort_removes_spools(void **state)
@@ -564,7 +481,7 @@ static void test_store_abort_removes_spools(void **state)
     sr_store_writer *w = NULL;
     assert_int_equal(sr_store_writer_open(sc->path, &meta, &w), SR_OK);
     /* one spool per streamed array, named after it */
-    assert_int_equal(dir_count(sc->dir, NULL, 0), 8);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 8);
     char p[256];
     snprintf(p, sizeof p, "%s.spool.play_track", sc->path);
     assert_int_equal(access(p, F_OK), 0);
@@ -572,7 +489,7 @@ static void test_store_abort_removes_spools(void **state)
     assert_null(w);
     sr_store_writer_abort(&w); /* NULL-safe */
     sr_store_writer_abort(NULL);
-    assert_int_equal(dir_count(sc->dir, NULL, 0), 0);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
 }
 
 static void test_store_no_tmp_or_spool_left_after_finish(void **state)
@@ -580,7 +497,7 @@ static void test_store_no_tmp_or_spool_left_after_finish(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     char first[256] = "";
-    assert_int_equal(dir_count(sc->dir, first, sizeof first), 1);
+    assert_int_equal(sr_test_count_entries(sc->dir, first, sizeof first), 1);
     assert_string_equal(first, "data.srs");
 }
 
@@ -626,7 +543,7 @@ static void test_store_existing_file_replaced_atomically(void **state)
     assert_int_equal(s->n_sessions, 1);
     assert_int_equal(s->n_tracks, 1);
     sr_store_close(&s);
-    assert_int_equal(dir_count(sc->dir, NULL, 0), 1);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 1);
 }
 
 /* ---- refusal of damaged files ------------------------------------------------------ */
@@ -652,14 +569,14 @@ static void test_store_truncated_is_corrupt(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     char p[256];
     snprintf(p, sizeof p, "%s.cut", sc->path);
     /* empty, inside the header, inside the section table, inside the
      * payload, half, last byte missing */
     const size_t cuts[] = { 0, 100, 300, 800, n / 2, n - 1 };
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        spit(p, b, cuts[i]);
+        sr_test_write_file(p, b, cuts[i]);
         assert_refused(p, SR_ERR_CORRUPT, "truncated");
     }
     char want[128];
@@ -673,10 +590,10 @@ static void test_store_trailing_bytes_are_corrupt(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     uint8_t *c = calloc(1, n + 1);
     memcpy(c, b, n);
-    spit(sc->path, c, n + 1);
+    sr_test_write_file(sc->path, c, n + 1);
     assert_refused(sc->path, SR_ERR_CORRUPT, "trailing");
     free(c);
     free(b);
@@ -688,7 +605,7 @@ static void flip_and_check(const char *path, const uint8_t *b, size_t n, size_t 
     uint8_t *c = malloc(n);
     memcpy(c, b, n);
     c[at] ^= 0x5a;
-    spit(path, c, n);
+    sr_test_write_file(path, c, n);
     assert_refused(path, want, msg_part);
     free(c);
 }
@@ -698,7 +615,7 @@ static void test_store_flipped_byte_in_payload_refused(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     /* first byte of play_time (section 7) */
     size_t at = (size_t)rd64(b + HDR_SIZE + (SEC_PLAY_TIME - 1) * ENTRY_SIZE + 16);
     flip_and_check(sc->path, b, n, at, SR_ERR_CORRUPT, "checksum mismatch in section play_time");
@@ -713,7 +630,7 @@ static void test_store_flipped_byte_in_header_refused(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     flip_and_check(sc->path, b, n, OFF_N_PLAYS, SR_ERR_CORRUPT, "header checksum mismatch");
     flip_and_check(sc->path, b, n, 100, SR_ERR_CORRUPT, "header checksum mismatch"); /* name */
     free(b);
@@ -724,7 +641,7 @@ static void test_store_flipped_byte_in_section_table_refused(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     /* the count of play_track */
     flip_and_check(sc->path, b, n, HDR_SIZE + (SEC_PLAY_TRACK - 1) * ENTRY_SIZE + 8,
                    SR_ERR_CORRUPT, "header checksum mismatch");
@@ -738,7 +655,7 @@ static void test_store_every_flipped_byte_refused(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     int fd = open(sc->path, O_RDWR);
     assert_true(fd >= 0);
     for (size_t i = 0; i < n; i++) {
@@ -766,9 +683,9 @@ static void test_store_wrong_magic_refused(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     memcpy(b, "SQLite f", 8);
-    spit(sc->path, b, n);
+    sr_test_write_file(sc->path, b, n);
     assert_refused(sc->path, SR_ERR_FORMAT, "not a seqrec store");
     free(b);
 }
@@ -778,9 +695,9 @@ static void test_store_newer_version_refused(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     wr32(b + OFF_VERSION, SR_STORE_VERSION + 1);
-    spit(sc->path, b, n);
+    sr_test_write_file(sc->path, b, n);
     assert_refused(sc->path, SR_ERR_VERSION, "version 2, this build reads version 1");
     free(b);
 }
@@ -790,10 +707,10 @@ static void test_store_byte_swapped_bom_refused(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     const uint8_t be[4] = { 1, 2, 3, 4 }; /* 0x01020304 as a big-endian host writes it */
     memcpy(b + OFF_BOM, be, 4);
-    spit(sc->path, b, n);
+    sr_test_write_file(sc->path, b, n);
     assert_refused(sc->path, SR_ERR_VERSION, "other byte order");
     free(b);
 }
@@ -846,10 +763,10 @@ static void check_resealed(const scratch *sc, mutate_fn mut, sr_err want, const 
 {
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     mut(b);
     reseal(b, n);
-    spit(sc->path, b, n);
+    sr_test_write_file(sc->path, b, n);
     if (want == SR_OK) {
         sr_store *s = NULL;
         assert_int_equal(sr_store_open(sc->path, &s), SR_OK);
@@ -1043,7 +960,7 @@ static void test_store_stats_unknown_names_ignored_missing_zero(void **state)
     scratch *sc = *state;
     assert_int_equal(write_small(sc->path), SR_OK);
     size_t n;
-    uint8_t *b = slurp(sc->path, &n);
+    uint8_t *b = sr_test_read_file(sc->path, &n);
     uint8_t *st = section(b, SEC_STATS);
     uint8_t *skipped = st + 13 * STAT_SIZE;
     assert_string_equal((const char *)skipped, "skipped");
@@ -1053,7 +970,7 @@ static void test_store_stats_unknown_names_ignored_missing_zero(void **state)
     assert_string_equal((const char *)rate, "skip_rate");
     wr32(rate + 40, 1); /* claims u64 */
     reseal(b, n);
-    spit(sc->path, b, n);
+    sr_test_write_file(sc->path, b, n);
     sr_store *s = NULL;
     assert_int_equal(sr_store_open(sc->path, &s), SR_OK);
     sr_store_stats want = small_stats();
@@ -1199,13 +1116,13 @@ static void test_store_streaming_200k_sessions(void **state)
     assert_memory_equal(last.ptr, "t4999", 5);
     assert_int_equal(s->track_plays[4321], 4321);
     sr_store_close(&s);
-    assert_int_equal(dir_count(sc->dir, NULL, 0), 1);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 1);
     free(idbuf);
     free(ids);
     free(cnt);
 }
 
-#define SCRATCH_TEST(f) cmocka_unit_test_setup_teardown(f, scratch_setup, scratch_teardown)
+#define SCRATCH_TEST(f) cmocka_unit_test_setup_teardown(f, scratch_setup, sr_test_dir_teardown)
 
 int main(void)
 {

@@ -5,63 +5,14 @@
  * errors wide at 5,000 sessions. The statistics were cross-checked with
  * tests/scripts/check_synth_marginals.py, which test_synth_python_checker_agrees
  * runs when python3 is present. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "sr_test.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "sr_synth.h"
 
-/* ---- scratch directory ---------------------------------------------------------- */
-
-static char g_dir[64];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static bool file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap + 1);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-        }
-        size_t k = fread(buf + n, 1, cap - n, fp);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    fclose(fp);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
+/* ---- reading the output back -------------------------------------------------- */
 
 static char *gz_read_all(const char *path, size_t *len)
 {
@@ -415,9 +366,7 @@ static bool tdata_parse_buf(tdata *d, const char *buf, size_t len)
 static bool tdata_parse(tdata *d, const char *path)
 {
     size_t len = 0;
-    char *buf = read_all(path, &len);
-    if (!buf)
-        return false;
+    char *buf = sr_test_read_file(path, &len);
     bool ok = tdata_parse_buf(d, buf, len);
     free(buf);
     return ok;
@@ -523,20 +472,18 @@ static int gen_and_parse(const char *name, const sr_synth_opts *o, tdata *d,
                          sr_synth_summary *sum)
 {
     sr_synth_summary s;
-    if (sr_synth_write(tmp_path(name), o, NULL, NULL, &s) != SR_OK) {
+    if (sr_synth_write(sr_test_path(name), o, NULL, NULL, &s) != SR_OK) {
         fprintf(stderr, "synth %s: %s\n", name, sr_errmsg());
         return -1;
     }
     if (sum)
         *sum = s;
-    return tdata_parse(d, tmp_path(name)) ? 0 : -1;
+    return tdata_parse(d, sr_test_path(name)) ? 0 : -1;
 }
 
 static int group_setup(void **state)
 {
-    (void)state;
-    strcpy(g_dir, "/tmp/sr_test_synth_XXXXXX");
-    if (!mkdtemp(g_dir))
+    if (sr_test_dir_setup(state) != 0)
         return -1;
     sr_synth_opts o = base_opts(5000);
     if (gen_and_parse("inf.csv", &o, &g_inf, &g_inf_sum) != 0)
@@ -552,13 +499,10 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    (void)state;
     tdata_free(&g_inf);
     tdata_free(&g_inf_small);
     tdata_free(&g_rnd_small);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return sr_test_dir_teardown(state);
 }
 
 /* ---- format ------------------------------------------------------------------------ */
@@ -567,7 +511,7 @@ static void test_synth_header_and_rows_well_formed(void **state)
 {
     (void)state;
     size_t len = 0;
-    char *buf = read_all(tmp_path("inf.csv"), &len);
+    char *buf = sr_test_read_file(sr_test_path("inf.csv"), &len);
     assert_non_null(buf);
     /* The exact header of SPEC.md section 2, then a newline. */
     assert_true(len > strlen(k_header));
@@ -594,7 +538,7 @@ static void test_synth_summary_matches_file(void **state)
     assert_int_equal(g_inf_sum.rows, g_inf.n);
     assert_int_equal(g_inf_sum.skipped_2, skipped);
     struct stat st;
-    assert_int_equal(stat(tmp_path("inf.csv"), &st), 0);
+    assert_int_equal(stat(sr_test_path("inf.csv"), &st), 0);
     assert_int_equal(g_inf_sum.bytes, (uint64_t)st.st_size);
 }
 
@@ -817,7 +761,7 @@ static void test_synth_zipf_exponent_sets_popularity_tail(void **state)
         assert_int_equal(gen_and_parse("zipf.csv", &o, &d, NULL), 0);
         double share = top_share(&d, 2000);
         tdata_free(&d);
-        unlink(tmp_path("zipf.csv"));
+        unlink(sr_test_path("zipf.csv"));
         if (!(share >= lo[k] && share <= hi[k]))
             fail_msg("zipf_s %.1f: top-20 share %.4f outside [%.2f, %.2f]", zipf[k], share, lo[k],
                      hi[k]);
@@ -859,19 +803,19 @@ static void test_synth_same_seed_byte_identical(void **state)
 {
     (void)state;
     sr_synth_opts o = base_opts(300);
-    assert_int_equal(sr_synth_write(tmp_path("a.csv"), &o, NULL, NULL, NULL), SR_OK);
-    assert_int_equal(sr_synth_write(tmp_path("b.csv"), &o, NULL, NULL, NULL), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("a.csv"), &o, NULL, NULL, NULL), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("b.csv"), &o, NULL, NULL, NULL), SR_OK);
     size_t la = 0, lb = 0;
-    char *a = read_all(tmp_path("a.csv"), &la);
-    char *b = read_all(tmp_path("b.csv"), &lb);
+    char *a = sr_test_read_file(sr_test_path("a.csv"), &la);
+    char *b = sr_test_read_file(sr_test_path("b.csv"), &lb);
     assert_non_null(a);
     assert_non_null(b);
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, la);
     free(a);
     free(b);
-    unlink(tmp_path("a.csv"));
-    unlink(tmp_path("b.csv"));
+    unlink(sr_test_path("a.csv"));
+    unlink(sr_test_path("b.csv"));
 }
 
 static void test_synth_different_seed_differs(void **state)
@@ -879,12 +823,12 @@ static void test_synth_different_seed_differs(void **state)
     (void)state;
     sr_synth_opts o = base_opts(300);
     o.skips = SR_SYNTH_SKIPS_RANDOM;  /* ids do not depend on the mode; no calibration */
-    assert_int_equal(sr_synth_write(tmp_path("a.csv"), &o, NULL, NULL, NULL), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("a.csv"), &o, NULL, NULL, NULL), SR_OK);
     o.seed = 43;
-    assert_int_equal(sr_synth_write(tmp_path("b.csv"), &o, NULL, NULL, NULL), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("b.csv"), &o, NULL, NULL, NULL), SR_OK);
     size_t la = 0, lb = 0;
-    char *a = read_all(tmp_path("a.csv"), &la);
-    char *b = read_all(tmp_path("b.csv"), &lb);
+    char *a = sr_test_read_file(sr_test_path("a.csv"), &la);
+    char *b = sr_test_read_file(sr_test_path("b.csv"), &lb);
     assert_non_null(a);
     assert_non_null(b);
     const char *row_a = strchr(a, '\n') + 1;
@@ -896,8 +840,8 @@ static void test_synth_different_seed_differs(void **state)
     assert_true(memcmp(row_a + 24, row_b + 24, 38) != 0);
     free(a);
     free(b);
-    unlink(tmp_path("a.csv"));
-    unlink(tmp_path("b.csv"));
+    unlink(sr_test_path("a.csv"));
+    unlink(sr_test_path("b.csv"));
 }
 
 /* The digest of a small default file, recorded when the model was fixed. Any
@@ -910,13 +854,13 @@ static void test_synth_output_matches_golden_digest(void **state)
 {
     (void)state;
     sr_synth_opts o = base_opts(200);
-    assert_int_equal(sr_synth_write(tmp_path("golden.csv"), &o, NULL, NULL, NULL), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("golden.csv"), &o, NULL, NULL, NULL), SR_OK);
     size_t len = 0;
-    char *buf = read_all(tmp_path("golden.csv"), &len);
+    char *buf = sr_test_read_file(sr_test_path("golden.csv"), &len);
     assert_non_null(buf);
     uint64_t h = fnv1a(buf, len);
     free(buf);
-    unlink(tmp_path("golden.csv"));
+    unlink(sr_test_path("golden.csv"));
     if (h != SYNTH_GOLDEN_FNV1A)
         fail_msg("digest 0x%016llx, expected 0x%016llx", (unsigned long long)h,
                  (unsigned long long)SYNTH_GOLDEN_FNV1A);
@@ -928,26 +872,26 @@ static void test_synth_gz_matches_plain(void **state)
     sr_synth_opts o = base_opts(400);
     o.skips = SR_SYNTH_SKIPS_RANDOM;  /* the writer is the same in both modes */
     sr_synth_summary sp, sg;
-    assert_int_equal(sr_synth_write(tmp_path("p.csv"), &o, NULL, NULL, &sp), SR_OK);
-    assert_int_equal(sr_synth_write(tmp_path("g.csv.gz"), &o, NULL, NULL, &sg), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("p.csv"), &o, NULL, NULL, &sp), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("g.csv.gz"), &o, NULL, NULL, &sg), SR_OK);
     size_t lp = 0, lg = 0;
-    char *p = read_all(tmp_path("p.csv"), &lp);
-    char *g = gz_read_all(tmp_path("g.csv.gz"), &lg);
+    char *p = sr_test_read_file(sr_test_path("p.csv"), &lp);
+    char *g = gz_read_all(sr_test_path("g.csv.gz"), &lg);
     assert_non_null(p);
     assert_non_null(g);
     assert_int_equal(lp, lg);
     assert_memory_equal(p, g, lp);
     /* bytes is the size on disk: compressed for .gz. */
     struct stat st;
-    assert_int_equal(stat(tmp_path("g.csv.gz"), &st), 0);
+    assert_int_equal(stat(sr_test_path("g.csv.gz"), &st), 0);
     assert_int_equal(sg.bytes, (uint64_t)st.st_size);
     assert_true(sg.bytes < sp.bytes / 2);
     assert_int_equal(sg.rows, sp.rows);
-    assert_false(file_exists(tmp_path("g.csv.gz.tmp")));
+    assert_false(sr_test_exists(sr_test_path("g.csv.gz.tmp")));
     free(p);
     free(g);
-    unlink(tmp_path("p.csv"));
-    unlink(tmp_path("g.csv.gz"));
+    unlink(sr_test_path("p.csv"));
+    unlink(sr_test_path("g.csv.gz"));
 }
 
 typedef struct progress_log {
@@ -976,7 +920,7 @@ static void test_synth_progress_reports_sessions(void **state)
     o.progress_rows = 1000;
     progress_log lg = { 0 };
     sr_synth_summary s;
-    assert_int_equal(sr_synth_write(tmp_path("prog.csv"), &o, record_progress, &lg, &s), SR_OK);
+    assert_int_equal(sr_synth_write(sr_test_path("prog.csv"), &o, record_progress, &lg, &s), SR_OK);
     assert_false(lg.bad_phase);
     assert_int_equal(lg.total, 300);
     /* Once at 0, once per multiple of 1000 rows crossed (the last session's
@@ -986,7 +930,7 @@ static void test_synth_progress_reports_sessions(void **state)
     assert_int_equal(lg.done[lg.calls - 1], 300);
     for (int i = 1; i < lg.calls && i < 64; i++)
         assert_true(lg.done[i] > lg.done[i - 1]);
-    unlink(tmp_path("prog.csv"));
+    unlink(sr_test_path("prog.csv"));
 }
 
 static void test_synth_cancel_leaves_no_file(void **state)
@@ -1001,21 +945,21 @@ static void test_synth_cancel_leaves_no_file(void **state)
         lg.cancel_at = points[k];
         if (lg.cancel_at == 0) {
             progress_log probe = { 0 };
-            assert_int_equal(sr_synth_write(tmp_path("c.csv"), &o, record_progress, &probe, NULL),
+            assert_int_equal(sr_synth_write(sr_test_path("c.csv"), &o, record_progress, &probe, NULL),
                              SR_OK);
-            unlink(tmp_path("c.csv"));
+            unlink(sr_test_path("c.csv"));
             lg.cancel_at = probe.calls;
         }
         for (int gz = 0; gz < 2; gz++) {
-            const char *path = tmp_path(gz ? "c.csv.gz" : "c.csv");
+            const char *path = sr_test_path(gz ? "c.csv.gz" : "c.csv");
             char tmp[300];
             snprintf(tmp, sizeof tmp, "%s.tmp", path);
             lg.calls = 0;
             assert_int_equal(sr_synth_write(path, &o, record_progress, &lg, NULL),
                              SR_ERR_CANCELLED);
             assert_int_equal(lg.calls, lg.cancel_at);
-            assert_false(file_exists(path));
-            assert_false(file_exists(tmp));
+            assert_false(sr_test_exists(path));
+            assert_false(sr_test_exists(tmp));
         }
     }
 }
@@ -1023,7 +967,7 @@ static void test_synth_cancel_leaves_no_file(void **state)
 static void test_synth_rejects_out_of_range_options(void **state)
 {
     (void)state;
-    const char *path = tmp_path("bad.csv");
+    const char *path = sr_test_path("bad.csv");
     sr_synth_opts o;
 #define EXPECT_REJECT(field, value, code, word)                                        \
     do {                                                                               \
@@ -1032,7 +976,7 @@ static void test_synth_rejects_out_of_range_options(void **state)
         assert_int_equal(sr_synth_write(path, &o, NULL, NULL, NULL), code);            \
         if (!strstr(sr_errmsg(), word))                                                \
             fail_msg("message \"%s\" does not name %s", sr_errmsg(), word);            \
-        assert_false(file_exists(path));                                               \
+        assert_false(sr_test_exists(path));                                               \
     } while (0)
     EXPECT_REJECT(sessions, 0, SR_ERR_ARG, "sessions 0");
     EXPECT_REJECT(sessions, SR_SYNTH_MAX_SESSIONS + 1, SR_ERR_ARG, "sessions");
@@ -1058,7 +1002,7 @@ static void test_synth_rejects_out_of_range_options(void **state)
     assert_int_equal(sr_synth_write("", &o, NULL, NULL, NULL), SR_ERR_ARG);
     assert_int_equal(sr_synth_write(NULL, &o, NULL, NULL, NULL), SR_ERR_ARG);
     /* A directory that does not exist: an I/O error naming the file. */
-    const char *missing = tmp_path("no/such/dir/x.csv");
+    const char *missing = sr_test_path("no/such/dir/x.csv");
     assert_int_equal(sr_synth_write(missing, &o, NULL, NULL, NULL), SR_ERR_IO);
     assert_non_null(strstr(sr_errmsg(), "no/such/dir/x.csv.tmp"));
 #undef EXPECT_REJECT
@@ -1093,8 +1037,8 @@ static void test_synth_extreme_options_work(void **state)
     assert_int_equal(d.malformed, 0);
     assert_int_equal(d.n_sessions, 20);
     tdata_free(&d);
-    unlink(tmp_path("tiny.csv"));
-    unlink(tmp_path("wide.csv"));
+    unlink(sr_test_path("tiny.csv"));
+    unlink(sr_test_path("wide.csv"));
 }
 
 static void test_synth_null_opts_mean_defaults(void **state)
@@ -1138,11 +1082,11 @@ static void test_synth_python_checker_agrees(void **state)
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "python3 '%s/tests/scripts/check_synth_marginals.py' '%s' --expect informative --quiet",
-             SR_SOURCE_DIR, tmp_path("inf_small.csv"));
+             SR_SOURCE_DIR, sr_test_path("inf_small.csv"));
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd,
              "python3 '%s/tests/scripts/check_synth_marginals.py' '%s' --expect random --quiet",
-             SR_SOURCE_DIR, tmp_path("rnd_small.csv"));
+             SR_SOURCE_DIR, sr_test_path("rnd_small.csv"));
     assert_int_equal(system(cmd), 0);
 }
 

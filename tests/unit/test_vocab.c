@@ -1,13 +1,5 @@
 /* test_vocab.c - sr_vocab: interning, lookup, order, growth, limits. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "sr_test.h"
 
 #include "sr_vocab.h"
 
