@@ -59,8 +59,16 @@ static int bench_gen(const char *dir, uint64_t rows, unsigned files, uint64_t se
     return 0;
 }
 
+static void bench_log(void *ud, sr_log_level level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    fprintf(stderr, "# %s\n", msg);
+}
+
 static int bench_run(const char *dir, int threads, const char *store)
 {
+    sr_log_set_handler(bench_log, NULL);
     const char *inputs[1] = { dir };
     char **paths = NULL;
     size_t n = 0;

@@ -36,6 +36,13 @@
 #include <omp.h>
 #endif
 
+static double sr_ingest_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 #define SR_INGEST_RESERVOIR (1u << 20) /* exact temporal cut-offs below ~1M sessions */
 #define SR_INGEST_PROGRESS_EVERY 65536u
 
@@ -689,6 +696,7 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
         goto done;
 
     /* 1. read */
+    double t_start = sr_ingest_clock();
     st.n_parts = o->format == SR_SOURCE_FORMAT_EVENTS ? 1 : n_paths;
     st.parts = calloc(st.n_parts, sizeof *st.parts);
     if (!st.parts) {
@@ -738,10 +746,14 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
         goto done;
     }
 
+    double t_read = sr_ingest_clock();
     /* 2. merge vocabularies in file order */
     if ((err = sr_ingest_merge_vocab(&st)) != SR_OK)
         goto done;
-    if ((err = sr_ingest_visit(&st, sr_ingest_count_tracks)) != SR_OK)
+    /* Each scan below reads every spool once: skip those that cannot change
+     * anything (no rare-track filter, no temporal split is the common case). */
+    bool filter_tracks = o->min_track_count > 1;
+    if (filter_tracks && (err = sr_ingest_visit(&st, sr_ingest_count_tracks)) != SR_OK)
         goto done;
 
     /* 3. split: temporal cut-offs from the surviving sessions' start times */
@@ -768,10 +780,18 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
 
     /* 4. vocabulary of the store */
     uint32_t g = sr_vocab_size(st.global);
-    for (uint32_t i = 0; i < g; i++)
-        st.final_index[i] = SR_TRACK_UNSEEN;
-    if ((err = sr_ingest_visit(&st, sr_ingest_scan_vocab)) != SR_OK)
-        goto done;
+    if (filter_tracks || o->split == SR_SPLIT_KIND_TEMPORAL) {
+        for (uint32_t i = 0; i < g; i++)
+            st.final_index[i] = SR_TRACK_UNSEEN;
+        if ((err = sr_ingest_visit(&st, sr_ingest_scan_vocab)) != SR_OK)
+            goto done;
+    } else {
+        /* Every merged track is in a kept session, and the merge order is the
+         * first-seen order over the spools: the scan would give the identity. */
+        for (uint32_t i = 0; i < g; i++)
+            st.final_index[i] = (int32_t)i;
+        st.n_final = g;
+    }
     st.final_ids = malloc((size_t)(st.n_final ? st.n_final : 1) * sizeof *st.final_ids);
     st.final_plays = calloc(st.n_final ? st.n_final : 1, sizeof *st.final_plays);
     st.final_skips = calloc(st.n_final ? st.n_final : 1, sizeof *st.final_skips);
@@ -783,10 +803,11 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
         int32_t f = st.final_index[i];
         if (f != SR_TRACK_UNSEEN)
             st.final_ids[f] = sr_vocab_id(st.global, (int32_t)i);
-        else if (st.global_count[i] >= SR_MAX(o->min_track_count, 1u))
+        else if (!filter_tracks || st.global_count[i] >= o->min_track_count)
             s.unseen_tracks++; /* temporal: appears only after the training period */
     }
 
+    double t_scan = sr_ingest_clock();
     /* 5. write */
     sr_store_meta meta;
     memset(&meta, 0, sizeof meta);
@@ -823,6 +844,9 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
     if (reasons_out)
         sr_ingest_copy_reasons(rej, reasons_out);
     err = sr_rejects_close(&rej);
+    double t_end = sr_ingest_clock();
+    sr_log(SR_LOG_LEVEL_DEBUG, "ingest timing: read %.2f s, merge+scan %.2f s, write %.2f s",
+           t_read - t_start, t_scan - t_read, t_end - t_scan);
     sr_log(SR_LOG_LEVEL_INFO,
            "ingested %s: %llu sessions, %llu plays, %llu tracks, skip rate %.3f, %llu rows "
            "rejected",
