@@ -64,7 +64,8 @@ static inline double sr_gc_check(const char *what, float *x, const float *grad, 
         double diff = fabs(ana - num);
         double scale = fmax(fabs(ana), fabs(num));
         double rel = scale > 0 ? diff / scale : 0.0;
-        if (diff > atol + rtol * scale) {
+        /* written so that a NaN on either side fails the check */
+        if (!(diff <= atol + rtol * scale)) {
             bad++;
             if (bad == 1 || rel > worst) {
                 worst_i = i;

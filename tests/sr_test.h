@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -203,6 +204,18 @@ static inline int sr_test_count_entries(const char *dir, char *first, size_t cap
     }
     closedir(d);
     return n;
+}
+
+/* |a - b| <= tol in double, failing on NaN or infinity on either side.
+ * Use instead of cmocka 1.1.5's assert_float_equal, which rounds to float and
+ * passes when a value is NaN. */
+#define SR_ASSERT_NEAR(a, b, tol) sr_test_near((double)(a), (double)(b), (double)(tol), #a, #b, __FILE__, __LINE__)
+static inline void sr_test_near(double a, double b, double tol, const char *ea, const char *eb,
+                                const char *file, int line)
+{
+    if (!(isfinite(a) && isfinite(b) && fabs(a - b) <= tol))
+        fail_msg("%s:%d: %s = %.17g and %s = %.17g differ by more than %g", file, line, ea, a,
+                 eb, b, tol);
 }
 
 #endif

@@ -91,7 +91,7 @@ static void test_ingest_basic_counts_and_leave_last_split(void **state)
     assert_int_equal(st.interactions, 12);
     assert_int_equal(st.skipped, 3);
     assert_int_equal(st.tracks, 7);
-    assert_float_equal(st.skip_rate, 3.0 / 12.0, 1e-12);
+    SR_ASSERT_NEAR(st.skip_rate, 3.0 / 12.0, 1e-12);
     /* leave-last: train needs n >= 4 (A, D), valid n >= 3 (A, B, D), test all */
     assert_int_equal(st.train_sessions, 2);
     assert_int_equal(st.train_interactions, (5 - 2) + (4 - 2));
@@ -455,7 +455,7 @@ static void test_ingest_mssd_sample_known_counts(void **state)
     assert_int_equal(st.sessions, 169);
     assert_int_equal(st.interactions, 1180);
     assert_int_equal(st.skipped, 579);        /* skip_2 == True rows, counted with python csv */
-    assert_float_equal(st.skip_rate, 0.4907, 0.0001);
+    SR_ASSERT_NEAR(st.skip_rate, 0.4907, 0.0001);
     assert_int_equal(st.tracks, 917);
     assert_int_equal(st.test_sessions, 169);  /* every session has 4..9 plays */
     assert_int_equal(st.train_interactions, 1180 - 2 * 169);
