@@ -12,6 +12,9 @@
  * is given - parameter gradients and input gradients alike - so residual
  * branches and shared (tied) weights need no special code. The caller zeroes
  * gradient buffers once per step. A NULL gradient pointer means "not needed".
+ * Documented exceptions, each at the start of a backward chain: the losses
+ * (sr_skip_contrastive() writes its gradients; sr_ce_full_grad() overwrites
+ * when `accumulate` is false, so it can run in place on a logits chunk).
  * Forward outputs are OVERWRITTEN.
  *
  * Kernels never allocate, lock or log; scratch memory is passed in. Losses and
