@@ -8,9 +8,16 @@
  *  2. merge: part vocabularies are merged in file order, so the global
  *     first-seen order - and the store - is the same as a sequential run on
  *     any number of threads.
- *  3. scan + write: the spools are read back (in file order) to apply the
- *     rare-track filter, choose the split and the vocabulary, and then once
- *     more to write the store through sr_store_writer.
+ *  3. scan: the spools are read back (in file order) to apply the
+ *     rare-track filter, choose the split and the vocabulary, and count the
+ *     sessions and plays each part keeps (pass 1 already knows them when no
+ *     scan is needed).
+ *  4. write: prefix sums of those counts give each part its first session
+ *     and play in the store, so the parts are read once more in parallel,
+ *     each writing straight to its place through its own sr_store_cursor of
+ *     a sized writer. Per-track counts are summed per thread and added up
+ *     afterwards; integer sums do not depend on the order, so the store is
+ *     byte-identical (but for its `created` time) on any number of threads.
  *
  * Spool record (native byte order, private to one run):
  *   u32 n, u32 reserved, i64 start,
@@ -25,6 +32,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +187,16 @@ typedef struct sr_ingest_part {
     int32_t *to_global;       /* [vocab size] local -> global index */
     sr_read_counts counts;
     uint64_t sessions_read, plays_read, removed_short, removed_noskip;
+    uint64_t spooled_sessions, spooled_plays; /* pass 1: what the spool holds */
+    uint64_t kept_sessions, kept_plays;       /* what the store keeps of it */
     uint32_t max_n;           /* longest spooled session */
+    /* write pass */
+    uint64_t first_session, first_play; /* where the part's sessions go in the store */
+    sr_store_cursor *cursor;
+    sr_store_stats wstats;    /* the write pass's counts for this part */
+    uint32_t *plays_out, *skips_out; /* [n_final] the writing thread's track counts */
+    uint64_t reported;        /* plays reported to the progress callback */
+    bool stopped;             /* gave up because another part failed */
     /* scratch for the sink: local track indices of one session */
     int32_t *track;
     uint8_t *fb;
@@ -290,6 +307,8 @@ static sr_err sr_ingest_sink(void *ud, const sr_session *s)
         p->max_n = s->n;
     if ((err = sr_ingest_spool_write(p, s->n, s->plays[0].time)) != SR_OK)
         return err;
+    p->spooled_sessions++;
+    p->spooled_plays += s->n;
     if (o->progress && p->sessions_read % SR_INGEST_PROGRESS_EVERY == 0 &&
         !o->progress(o->progress_ud, "read", p->plays_read, 0))
         return sr_errorf(SR_ERR_CANCELLED, "ingestion cancelled");
@@ -298,6 +317,7 @@ static sr_err sr_ingest_sink(void *ud, const sr_session *s)
 
 static void sr_ingest_part_free(sr_ingest_part *p)
 {
+    sr_store_cursor_abort(&p->cursor);
     if (p->spool)
         fclose(p->spool);
     if (p->spool_path) {
@@ -367,13 +387,16 @@ typedef struct sr_ingest_run_state {
     int32_t *final_index;     /* [global size] store index, or SR_TRACK_UNSEEN */
     uint32_t n_final;
     sr_str *final_ids;        /* [n_final] */
-    uint32_t *final_plays, *final_skips; /* [n_final] counts over the training part */
+    uint32_t *final_plays, *final_skips; /* [n_final] counts over the training part
+                                          * (borrowed: thread 0's count arrays) */
     int64_t *reservoir;       /* session starts (temporal) */
     uint64_t reservoir_n, reservoir_seen;
     sr_rng reservoir_rng;
     int64_t cut_valid, cut_test;
-    sr_store_writer *w;       /* write pass */
-    sr_store_stats *stats;    /* write pass */
+    /* write pass, shared by its threads */
+    atomic_bool write_failed;        /* a part failed: the others stop early */
+    atomic_uint_fast64_t written;    /* plays written, for progress */
+    uint64_t n_plays;                /* plays in the store */
 } sr_ingest_run_state;
 
 static int sr_ingest_cmp_i64(const void *a, const void *b)
@@ -414,25 +437,32 @@ static sr_err sr_ingest_merge_vocab(sr_ingest_run_state *st)
 typedef sr_err (*sr_ingest_visit_fn)(sr_ingest_run_state *st, sr_ingest_part *p, uint32_t n,
                                      int64_t start);
 
+static sr_err sr_ingest_visit_part(sr_ingest_run_state *st, sr_ingest_part *p,
+                                    sr_ingest_visit_fn fn)
+{
+    if (fseek(p->spool, 0, SEEK_SET) != 0)
+        return sr_errorf(SR_ERR_IO, "%s: seek failed: %s", p->spool_path, strerror(errno));
+    for (;;) {
+        uint32_t n = 0;
+        int64_t start = 0;
+        sr_err err = sr_ingest_spool_read(p, &n, &start);
+        if (err != SR_OK)
+            return err;
+        if (n == 0)
+            return SR_OK;
+        for (uint32_t i = 0; i < n; i++)
+            p->track[i] = p->to_global[p->track[i]];
+        if ((err = fn(st, p, n, start)) != SR_OK)
+            return err;
+    }
+}
+
 static sr_err sr_ingest_visit(sr_ingest_run_state *st, sr_ingest_visit_fn fn)
 {
     for (size_t k = 0; k < st->n_parts; k++) {
-        sr_ingest_part *p = &st->parts[k];
-        if (fseek(p->spool, 0, SEEK_SET) != 0)
-            return sr_errorf(SR_ERR_IO, "%s: seek failed: %s", p->spool_path, strerror(errno));
-        for (;;) {
-            uint32_t n = 0;
-            int64_t start = 0;
-            sr_err err = sr_ingest_spool_read(p, &n, &start);
-            if (err != SR_OK)
-                return err;
-            if (n == 0)
-                break;
-            for (uint32_t i = 0; i < n; i++)
-                p->track[i] = p->to_global[p->track[i]];
-            if ((err = fn(st, p, n, start)) != SR_OK)
-                return err;
-        }
+        sr_err err = sr_ingest_visit_part(st, &st->parts[k], fn);
+        if (err != SR_OK)
+            return err;
     }
     return SR_OK;
 }
@@ -524,7 +554,8 @@ static uint32_t sr_ingest_train_prefix(uint8_t split, uint32_t m)
 }
 
 /* Scan: the vocabulary = tracks played in the training part, first-seen
- * order (temporal); leave-last keeps every track. */
+ * order (temporal); leave-last keeps every track. Also counts what each
+ * part keeps, which places its sessions in the store. */
 static sr_err sr_ingest_scan_vocab(sr_ingest_run_state *st, sr_ingest_part *p, uint32_t n,
                                    int64_t start)
 {
@@ -532,6 +563,8 @@ static sr_err sr_ingest_scan_vocab(sr_ingest_run_state *st, sr_ingest_part *p, u
     uint32_t m = sr_ingest_filter_session(st, p, n);
     if (!sr_ingest_session_kept(st, p, m))
         return SR_OK;
+    p->kept_sessions++;
+    p->kept_plays += m;
     uint8_t split = sr_ingest_split_of(st, p->time[0]);
     uint32_t lim = st->o->split == SR_SPLIT_KIND_TEMPORAL ? sr_ingest_train_prefix(split, m) : m;
     for (uint32_t i = 0; i < lim; i++) {
@@ -542,11 +575,17 @@ static sr_err sr_ingest_scan_vocab(sr_ingest_run_state *st, sr_ingest_part *p, u
     return SR_OK;
 }
 
+/* Write pass, on the part's own thread: touches only the part, its
+ * thread's track counts and the cursor; reads the shared state. */
 static sr_err sr_ingest_write_session(sr_ingest_run_state *st, sr_ingest_part *p, uint32_t n,
                                       int64_t start)
 {
     (void)start;
-    sr_store_stats *s = st->stats;
+    if (atomic_load_explicit(&st->write_failed, memory_order_relaxed)) {
+        p->stopped = true;
+        return sr_errorf(SR_ERR_CANCELLED, "stopped: another part failed");
+    }
+    sr_store_stats *s = &p->wstats;
     uint32_t m = sr_ingest_filter_session(st, p, n);
     s->removed_rare_track_plays += n - m;
     if (!sr_ingest_session_kept(st, p, m)) {
@@ -565,9 +604,9 @@ static sr_err sr_ingest_write_session(sr_ingest_run_state *st, sr_ingest_part *p
         if (f == SR_TRACK_UNSEEN) {
             s->unseen_plays++;
         } else if (i < train) {
-            st->final_plays[f]++;
+            p->plays_out[f]++;
             if (p->fb[i] & SR_FB_SKIPPED)
-                st->final_skips[f]++;
+                p->skips_out[f]++;
         }
         if (p->fb[i] & SR_FB_SKIPPED)
             s->skipped++;
@@ -597,8 +636,58 @@ static sr_err sr_ingest_write_session(sr_ingest_run_state *st, sr_ingest_part *p
         s->test_sessions++;
         s->test_interactions += m;
     }
-    return sr_store_writer_add(st->w, split, p->time[0], m, p->track, p->fb, p->pos,
-                               p->time, p->ctx);
+    sr_err err = sr_store_cursor_add(p->cursor, split, p->time[0], m, p->track, p->fb, p->pos,
+                                     p->time, p->ctx);
+    if (err != SR_OK)
+        return err;
+    const sr_ingest_opts *o = st->o;
+    if (o->progress && s->sessions % SR_INGEST_PROGRESS_EVERY == 0) {
+        uint64_t delta = s->interactions - p->reported;
+        p->reported = s->interactions;
+        uint64_t done = delta + atomic_fetch_add_explicit(&st->written, delta,
+                                                          memory_order_relaxed);
+        if (!o->progress(o->progress_ud, "write", done, st->n_plays))
+            return sr_errorf(SR_ERR_CANCELLED, "ingestion cancelled");
+    }
+    return SR_OK;
+}
+
+/* Write one part through its own cursor; errors are kept in the part
+ * (threads can't return) and stop the other parts early. */
+static void sr_ingest_part_write(sr_ingest_run_state *st, sr_ingest_part *p,
+                                 sr_store_writer *w)
+{
+    sr_err err = sr_store_cursor_open(w, p->first_session, p->kept_sessions, p->first_play,
+                                      p->kept_plays, &p->cursor);
+    if (err == SR_OK)
+        err = sr_ingest_visit_part(st, p, sr_ingest_write_session);
+    if (err == SR_OK)
+        err = sr_store_cursor_close(&p->cursor);
+    else
+        sr_store_cursor_abort(&p->cursor);
+    p->err = err;
+    if (err != SR_OK) {
+        snprintf(p->errmsg, sizeof p->errmsg, "%s", sr_errmsg());
+        atomic_store(&st->write_failed, true);
+    }
+}
+
+/* Add the part's write-pass counts to the run's. */
+static void sr_ingest_add_write_stats(sr_store_stats *s, const sr_store_stats *p)
+{
+    s->removed_rare_track_plays += p->removed_rare_track_plays;
+    s->removed_short_sessions += p->removed_short_sessions;
+    s->removed_noskip_sessions += p->removed_noskip_sessions;
+    s->unseen_plays += p->unseen_plays;
+    s->skipped += p->skipped;
+    s->sessions += p->sessions;
+    s->interactions += p->interactions;
+    s->train_sessions += p->train_sessions;
+    s->valid_sessions += p->valid_sessions;
+    s->test_sessions += p->test_sessions;
+    s->train_interactions += p->train_interactions;
+    s->valid_interactions += p->valid_interactions;
+    s->test_interactions += p->test_interactions;
 }
 
 static sr_err sr_ingest_check_opts(const sr_ingest_opts *o, size_t n_paths)
@@ -627,8 +716,6 @@ static void sr_ingest_run_state_free(sr_ingest_run_state *st)
     free(st->global_count);
     free(st->final_index);
     free(st->final_ids);
-    free(st->final_plays);
-    free(st->final_skips);
     free(st->reservoir);
 }
 
@@ -678,6 +765,8 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
     sr_rejects *rej = NULL;
     sr_store_writer *w = NULL;
     char *rej_path = NULL;
+    uint32_t **count_plays = NULL, **count_skips = NULL; /* [threads][n_final] */
+    int threads = 1; /* readers and writers */
     st.o = o;
     sr_err err = sr_ingest_check_opts(o, n_paths);
     if (err != SR_OK)
@@ -706,16 +795,18 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
     for (size_t k = 0; k < st.n_parts; k++)
         if ((err = sr_ingest_part_init(&st.parts[k], store_path, k, o)) != SR_OK)
             goto done;
+    threads = o->threads;
+#ifdef _OPENMP
+    if (threads <= 0)
+        threads = omp_get_max_threads();
+#endif
+    if (threads < 1)
+        threads = 1;
+    if ((size_t)threads > st.n_parts)
+        threads = (int)st.n_parts;
     if (o->format == SR_SOURCE_FORMAT_EVENTS) {
         sr_ingest_part_read(&st.parts[0], paths, n_paths, rej);
     } else {
-        int threads = o->threads;
-#ifdef _OPENMP
-        if (threads <= 0)
-            threads = omp_get_max_threads();
-#endif
-        if (threads < 1)
-            threads = 1;
         long np = (long)n_paths;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (np > 1)
         for (long k = 0; k < np; k++)
@@ -778,7 +869,7 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
         }
     }
 
-    /* 4. vocabulary of the store */
+    /* 4. vocabulary of the store, and what each part keeps */
     uint32_t g = sr_vocab_size(st.global);
     if (filter_tracks || o->split == SR_SPLIT_KIND_TEMPORAL) {
         for (uint32_t i = 0; i < g; i++)
@@ -787,17 +878,42 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
             goto done;
     } else {
         /* Every merged track is in a kept session, and the merge order is the
-         * first-seen order over the spools: the scan would give the identity. */
+         * first-seen order over the spools: the scan would give the identity.
+         * Nothing is filtered after pass 1, so the spools are the store. */
         for (uint32_t i = 0; i < g; i++)
             st.final_index[i] = (int32_t)i;
         st.n_final = g;
+        for (size_t k = 0; k < st.n_parts; k++) {
+            st.parts[k].kept_sessions = st.parts[k].spooled_sessions;
+            st.parts[k].kept_plays = st.parts[k].spooled_plays;
+        }
+    }
+    /* Each part's place in the store: prefix sums in file order. */
+    uint64_t n_sessions = 0;
+    st.n_plays = 0;
+    for (size_t k = 0; k < st.n_parts; k++) {
+        st.parts[k].first_session = n_sessions;
+        st.parts[k].first_play = st.n_plays;
+        n_sessions += st.parts[k].kept_sessions;
+        st.n_plays += st.parts[k].kept_plays;
     }
     st.final_ids = malloc((size_t)(st.n_final ? st.n_final : 1) * sizeof *st.final_ids);
-    st.final_plays = calloc(st.n_final ? st.n_final : 1, sizeof *st.final_plays);
-    st.final_skips = calloc(st.n_final ? st.n_final : 1, sizeof *st.final_skips);
-    if (!st.final_ids || !st.final_plays || !st.final_skips) {
+    /* Track counts: one pair of arrays per writing thread, thread 0's being
+     * the result; the others are added to it after the write. */
+    count_plays = calloc((size_t)threads, sizeof *count_plays);
+    count_skips = calloc((size_t)threads, sizeof *count_skips);
+    if (!st.final_ids || !count_plays || !count_skips) {
         err = sr_errorf(SR_ERR_NOMEM, "out of memory for %u tracks", st.n_final);
         goto done;
+    }
+    for (int t = 0; t < threads; t++) {
+        count_plays[t] = calloc(st.n_final ? st.n_final : 1, sizeof **count_plays);
+        count_skips[t] = calloc(st.n_final ? st.n_final : 1, sizeof **count_skips);
+        if (!count_plays[t] || !count_skips[t]) {
+            err = sr_errorf(SR_ERR_NOMEM, "out of memory for %u tracks (%d threads)", st.n_final,
+                            threads);
+            goto done;
+        }
     }
     for (uint32_t i = 0; i < g; i++) {
         int32_t f = st.final_index[i];
@@ -816,13 +932,44 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
     meta.source = o->format;
     meta.created = (int64_t)time(NULL);
     snprintf(meta.name, sizeof meta.name, "%s", o->name ? o->name : "dataset");
-    if ((err = sr_store_writer_open(store_path, &meta, &w)) != SR_OK)
+    if ((err = sr_store_writer_open_sized(store_path, &meta, n_sessions, st.n_plays, &w)) !=
+        SR_OK)
         goto done;
-    st.w = w;
-    st.stats = &s;
-    err = sr_ingest_visit(&st, sr_ingest_write_session);
+    atomic_init(&st.write_failed, false);
+    atomic_init(&st.written, 0);
+    {
+        long np = (long)st.n_parts;
+        /* Parts in file order over the threads; a part's cursor owns its
+         * place in the store, so no lock is taken per session. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (np > 1 && threads > 1)
+        for (long k = 0; k < np; k++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            sr_ingest_part *p = &st.parts[k];
+            p->plays_out = count_plays[t];
+            p->skips_out = count_skips[t];
+            sr_ingest_part_write(&st, p, w);
+        }
+    }
+    double t_parts = sr_ingest_clock();
+    /* Report the first part (in file order) that failed on its own. */
+    for (size_t k = 0; k < st.n_parts && err == SR_OK; k++)
+        if (st.parts[k].err != SR_OK && !st.parts[k].stopped)
+            err = sr_errorf(st.parts[k].err, "%s", st.parts[k].errmsg);
+    for (size_t k = 0; k < st.n_parts; k++)
+        sr_ingest_add_write_stats(&s, &st.parts[k].wstats);
     if (err != SR_OK)
         goto done;
+    for (int t = 1; t < threads; t++) {
+        for (uint32_t i = 0; i < st.n_final; i++) {
+            count_plays[0][i] += count_plays[t][i];
+            count_skips[0][i] += count_skips[t][i];
+        }
+    }
+    st.final_plays = count_plays[0];
+    st.final_skips = count_skips[0];
     if (s.sessions == 0) {
         err = sr_errorf(SR_ERR_EMPTY,
                         "no session left after filtering (%llu read, %llu too short, %llu without "
@@ -847,6 +994,9 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
     double t_end = sr_ingest_clock();
     sr_log(SR_LOG_LEVEL_DEBUG, "ingest timing: read %.2f s, merge+scan %.2f s, write %.2f s",
            t_read - t_start, t_scan - t_read, t_end - t_scan);
+    sr_log(SR_LOG_LEVEL_DEBUG,
+           "ingest write: %zu parts on %d threads %.2f s, finish (checksums, fsync) %.2f s",
+           st.n_parts, threads, t_parts - t_scan, t_end - t_parts);
     sr_log(SR_LOG_LEVEL_INFO,
            "ingested %s: %llu sessions, %llu plays, %llu tracks, skip rate %.3f, %llu rows "
            "rejected",
@@ -864,8 +1014,15 @@ done:
             sr_log(SR_LOG_LEVEL_WARN, "rejects file: %s", sr_errmsg());
         sr_errorf(err, "%s", msg);
     }
-    sr_store_writer_abort(&w);
+    /* Cursors first (in the parts), then the writer they write to. */
     sr_ingest_run_state_free(&st);
+    sr_store_writer_abort(&w);
+    for (int t = 0; count_plays && t < threads; t++)
+        free(count_plays[t]);
+    for (int t = 0; count_skips && t < threads; t++)
+        free(count_skips[t]);
+    free(count_plays);
+    free(count_skips);
     free(rej_path);
     if (stats_out)
         *stats_out = s;

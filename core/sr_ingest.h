@@ -6,7 +6,8 @@
  *  2. sessions are filtered (min length, only-with-skip), interned into a
  *     vocabulary and spooled to disk - memory holds the vocabulary only;
  *  3. the rare-track filter and the split are applied on the spool and the
- *     store is written atomically.
+ *     store is written atomically - in parallel over the parts, each straight
+ *     to its final place in the file (sr_store_writer_open_sized).
  * Fails with SR_ERR_REJECTS when rejected/rows exceeds max_reject_rate and
  * with SR_ERR_EMPTY when nothing usable was read.
  */
@@ -28,8 +29,9 @@ typedef struct sr_ingest_opts {
     sr_split_kind split;              /* default leave-last */
     double valid_frac, test_frac;     /* temporal: fractions of sessions by start time (0.1, 0.1) */
     const char *name;                 /* dataset name recorded in the store */
-    int threads;                      /* files parsed in parallel; 0 = all cores */
-    sr_progress_fn progress;          /* may be NULL; called from reader threads concurrently */
+    int threads;                      /* files read and parts written in parallel; 0 = all cores */
+    sr_progress_fn progress;          /* may be NULL; called from reader and writer threads
+                                       * concurrently (phases "read", "write") */
     void *progress_ud;
 } sr_ingest_opts;
 

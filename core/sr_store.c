@@ -1,4 +1,4 @@
-/* sr_store.c - the session store: writing by streaming spools, reading by mmap.
+/* sr_store.c - the session store: writing (spooled or sized, in place), reading by mmap.
  *
  * File format v1, byte by byte: docs/data.md ("Session store format"). In short:
  *   [0, 256)                 fixed header (magic, version, byte-order mark,
@@ -11,11 +11,18 @@
  * XXH3_64bits with seed 0: header = XXH3(file[0, 248) ++ file[256, payload_offset)),
  * i.e. header, section table and its padding; payload = XXH3(file[payload_offset, size)).
  *
- * Writing: sr_store_writer_add() appends each session to eight spool files
- * ("<path>.spool.<section>"), so memory does not grow with the number of
- * sessions. sr_store_writer_finish() copies the spools into "<path>.tmp"
- * behind a zeroed header, hashing as it writes, then rewrites the header,
- * fsyncs, renames over `path` and fsyncs the directory.
+ * Writing, streaming: sr_store_writer_add() appends each session to eight
+ * spool files ("<path>.spool.<section>"), so memory does not grow with the
+ * number of sessions. sr_store_writer_finish() copies the spools into
+ * "<path>.tmp" behind a zeroed header, hashing as it writes.
+ * Writing, sized (totals known at open): sections 1-8 have fixed offsets, so
+ * cursors - one per producer thread, each owning disjoint session and play
+ * ranges - buffer their sessions and pwrite them straight into "<path>.tmp".
+ * finish then hashes sections 1-8 back from the page cache through a map
+ * (the payload checksum runs over the whole payload in order, so it cannot
+ * be computed piecewise by the cursors) and appends sections 9-13.
+ * Both then write the header, fsync, rename over `path` and fsync the
+ * directory; the byte layout does not depend on the writer.
  *
  * Reading: sr_store_open() maps the file read-only and checks, in order:
  * size, magic, byte order, version, header checksum, declared size, section
@@ -28,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,18 +202,58 @@ void sr_store_stats_visit(const sr_store_stats *s, sr_store_stats_visit_fn fn, v
 
 /* ==== writing ============================================================= */
 
+/* A cursor buffers this many sessions and plays before each positioned
+ * write: 17 bytes per session and 19 per play, about 0.7 MB in all. */
+#define SR_STORE_CURSOR_SESSIONS 4096u
+#define SR_STORE_CURSOR_PLAYS 32768u
+
+/* Ranges owned by one cursor, [s0, s1) sessions and [p0, p1) plays. */
+typedef struct sr_store_range {
+    uint64_t s0, s1, p0, p1;
+} sr_store_range;
+
 struct sr_store_writer {
     char *path;
     char *tmp_path;
-    char *spool_path[SR_STORE_N_SPOOL];
-    FILE *spool[SR_STORE_N_SPOOL];
     sr_store_meta meta;
     uint64_t n_sessions, n_plays;
     /* largest track index added, and where, for the check at finish */
     int32_t max_track;
     uint64_t max_track_session;
     uint32_t max_track_play;
-    bool failed; /* a spool write failed: the spools are inconsistent */
+    bool failed; /* a write failed: the file or the spools are inconsistent */
+    /* streaming writer */
+    char *spool_path[SR_STORE_N_SPOOL];
+    FILE *spool[SR_STORE_N_SPOOL];
+    /* sized writer: n_sessions and n_plays are the totals promised at open */
+    bool sized;
+    int fd;                               /* "<path>.tmp", read-write; -1 when none */
+    uint64_t sec_off[SR_STORE_N_SPOOL];   /* file offsets of sections 1-8 */
+    uint64_t sec_end;                     /* end of section 8 */
+    sr_store_cursor *own;                 /* implicit cursor of sr_store_writer_add */
+    pthread_mutex_t lock;
+    bool lock_init;
+    /* under lock while cursors are open */
+    sr_store_range *ranges;
+    size_t n_ranges, cap_ranges;
+    unsigned open_cursors;
+    uint64_t filled_sessions, filled_plays;
+    char failmsg[256];                    /* first cursor failure */
+};
+
+struct sr_store_cursor {
+    sr_store_writer *w;
+    sr_store_range r;
+    uint64_t s_next, p_next;  /* absolute index of the next session / play */
+    uint64_t s_buf0, p_buf0;  /* absolute index of the first buffered one */
+    uint32_t s_len, p_len;    /* buffered sessions / plays */
+    uint32_t s_cap, p_cap;    /* buffer sizes: the defaults, or less for a small range */
+    uint8_t *mem;             /* the eight buffers, carved from one block */
+    uint8_t *buf[SR_STORE_N_SPOOL];
+    int32_t max_track;
+    uint64_t max_track_session;
+    uint32_t max_track_play;
+    bool failed;
 };
 
 static char *sr_store_path_join(const char *a, const char *b)
@@ -230,15 +278,26 @@ static void sr_store_writer_destroy(sr_store_writer *w)
             free(w->spool_path[k]);
         }
     }
+    if (w->own) {
+        free(w->own->mem);
+        free(w->own);
+    }
+    if (w->fd >= 0)
+        close(w->fd);
     if (w->tmp_path) {
         unlink(w->tmp_path);
         free(w->tmp_path);
     }
+    if (w->lock_init)
+        pthread_mutex_destroy(&w->lock);
+    free(w->ranges);
     free(w->path);
     free(w);
 }
 
-sr_err sr_store_writer_open(const char *path, const sr_store_meta *meta, sr_store_writer **out)
+/* Checks and allocation shared by both writers. */
+static sr_err sr_store_writer_new(const char *path, const sr_store_meta *meta,
+                                  sr_store_writer **out)
 {
     *out = NULL;
     if (!path || !*path)
@@ -251,11 +310,10 @@ sr_err sr_store_writer_open(const char *path, const sr_store_meta *meta, sr_stor
     if (!memchr(meta->name, '\0', sizeof meta->name))
         return sr_errorf(SR_ERR_ARG, "%s: dataset name is not NUL-terminated within %zu bytes",
                          path, sizeof meta->name);
-
-    sr_err err = SR_OK;
     sr_store_writer *w = calloc(1, sizeof *w);
     if (!w)
         return sr_errorf(SR_ERR_NOMEM, "%s: out of memory", path);
+    w->fd = -1;
     w->meta = *meta;
     /* zero the name's tail so the file does not depend on stack garbage */
     size_t nl = strlen(meta->name);
@@ -264,9 +322,19 @@ sr_err sr_store_writer_open(const char *path, const sr_store_meta *meta, sr_stor
     w->path = sr_store_path_join(path, "");
     w->tmp_path = sr_store_path_join(path, ".tmp");
     if (!w->path || !w->tmp_path) {
-        err = sr_errorf(SR_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
+        sr_store_writer_destroy(w);
+        return sr_errorf(SR_ERR_NOMEM, "%s: out of memory", path);
     }
+    *out = w;
+    return SR_OK;
+}
+
+sr_err sr_store_writer_open(const char *path, const sr_store_meta *meta, sr_store_writer **out)
+{
+    sr_store_writer *w = NULL;
+    sr_err err = sr_store_writer_new(path, meta, &w);
+    if (err != SR_OK)
+        return err;
     for (int k = 0; k < SR_STORE_N_SPOOL; k++) {
         char suffix[64];
         snprintf(suffix, sizeof suffix, ".spool.%s", sr_store_sections[k + 1].name);
@@ -299,6 +367,113 @@ done:
     return SR_OK;
 }
 
+/* Lay out sections 1-8 for S sessions and P plays, exactly as finish lays
+ * out every section: in id order, each on a 64-byte boundary. False when
+ * the file would not fit in an off_t. */
+static bool sr_store_layout(uint64_t n_sessions, uint64_t n_plays,
+                            uint64_t off[SR_STORE_N_SPOOL], uint64_t *end)
+{
+    /* 2^56 bytes is far beyond any disk; it keeps every sum below from wrapping. */
+    const uint64_t max = (uint64_t)1 << 56;
+    if (n_sessions >= max / 32 || n_plays >= max / 32)
+        return false;
+    uint64_t pos = sr_store_align(SR_STORE_HEADER_SIZE +
+                                  (uint64_t)SR_SEC_LAST * SR_STORE_ENTRY_SIZE);
+    for (int id = 1; id <= SR_STORE_N_SPOOL; id++) {
+        uint64_t count = sr_store_sections[id].count == SR_COUNT_SESSIONS_PLUS_1 ? n_sessions + 1
+                         : sr_store_sections[id].count == SR_COUNT_SESSIONS ? n_sessions
+                                                                            : n_plays;
+        pos = sr_store_align(pos);
+        off[id - 1] = pos;
+        pos += count * sr_store_sections[id].elem;
+    }
+    *end = pos;
+    return true;
+}
+
+sr_err sr_store_writer_open_sized(const char *path, const sr_store_meta *meta,
+                                  uint64_t n_sessions, uint64_t n_plays, sr_store_writer **out)
+{
+    sr_store_writer *w = NULL;
+    sr_err err = sr_store_writer_new(path, meta, &w);
+    if (err != SR_OK)
+        return err;
+    w->sized = true;
+    w->n_sessions = n_sessions;
+    w->n_plays = n_plays;
+    if (n_plays < n_sessions || (n_sessions == 0) != (n_plays == 0)) {
+        err = sr_errorf(SR_ERR_ARG,
+                        "%s: %" PRIu64 " sessions cannot hold %" PRIu64
+                        " plays (every session has at least one)",
+                        path, n_sessions, n_plays);
+        goto done;
+    }
+    if (!sr_store_layout(n_sessions, n_plays, w->sec_off, &w->sec_end)) {
+        err = sr_errorf(SR_ERR_LIMIT, "%s: %" PRIu64 " sessions and %" PRIu64 " plays are too many",
+                        path, n_sessions, n_plays);
+        goto done;
+    }
+    if (pthread_mutex_init(&w->lock, NULL) != 0) {
+        err = sr_errorf(SR_ERR_NOMEM, "%s: cannot create a lock", path);
+        goto done;
+    }
+    w->lock_init = true;
+    /* Read-write: finish maps the file to checksum what the cursors wrote. */
+    w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        err = sr_errorf(SR_ERR_IO, "create %s: %s", w->tmp_path, strerror(errno));
+        goto done;
+    }
+    /* Sparse at its final size for sections 1-8: the header, the table and
+     * the padding read as zeros until finish writes them. */
+    if (ftruncate(w->fd, (off_t)w->sec_end) != 0) {
+        err = sr_errorf(SR_ERR_IO, "resize %s to %" PRIu64 " bytes: %s", w->tmp_path, w->sec_end,
+                        strerror(errno));
+        goto done;
+    }
+done:
+    if (err != SR_OK) {
+        sr_store_writer_destroy(w);
+        return err;
+    }
+    *out = w;
+    return SR_OK;
+}
+
+/* The checks every added session passes, before anything is written.
+ * `index` names the session in messages; *mx / *mx_at return the largest
+ * track index and its play. */
+static sr_err sr_store_check_session(const char *path, uint64_t index, uint8_t split, uint32_t n,
+                                     const int32_t *track, const uint8_t *feedback,
+                                     const uint16_t *position, const int64_t *time,
+                                     const uint32_t *context, int32_t *mx, uint32_t *mx_at)
+{
+    if (n == 0)
+        return sr_errorf(SR_ERR_ARG, "%s: session %" PRIu64 " has no plays", path, index);
+    if (!track || !feedback || !position || !time || !context)
+        return sr_errorf(SR_ERR_ARG, "%s: session %" PRIu64 ": a play array is NULL", path,
+                         index);
+    if (split > SR_SPLIT_ALL)
+        return sr_errorf(SR_ERR_ARG, "%s: session %" PRIu64 ": split code %u is not 0..3", path,
+                         index, (unsigned)split);
+    int32_t m = SR_TRACK_UNSEEN;
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (track[i] < SR_TRACK_UNSEEN)
+            return sr_errorf(SR_ERR_ARG,
+                             "%s: session %" PRIu64 " play %u: track index %" PRId32
+                             " is negative",
+                             path, index, i, track[i]);
+        if (track[i] > m) {
+            m = track[i];
+            at = i;
+        }
+    }
+    *mx = m;
+    *mx_at = at;
+    return SR_OK;
+}
+
 static sr_err sr_store_spool_write(sr_store_writer *w, int k, const void *p, size_t elem,
                                    size_t n)
 {
@@ -314,33 +489,26 @@ sr_err sr_store_writer_add(sr_store_writer *w, uint8_t split, int64_t start, uin
                            const uint16_t *position, const int64_t *time,
                            const uint32_t *context)
 {
+    if (w->sized) {
+        /* Fill the whole file in order through one implicit cursor. */
+        if (!w->own) {
+            sr_err err = sr_store_cursor_open(w, 0, w->n_sessions, 0, w->n_plays, &w->own);
+            if (err != SR_OK)
+                return err;
+        }
+        return sr_store_cursor_add(w->own, split, start, n, track, feedback, position, time,
+                                   context);
+    }
     if (w->failed)
         return sr_errorf(SR_ERR_IO, "%s: an earlier spool write failed", w->path);
-    if (n == 0)
-        return sr_errorf(SR_ERR_ARG, "%s: session %" PRIu64 " has no plays", w->path,
-                         w->n_sessions);
-    if (!track || !feedback || !position || !time || !context)
-        return sr_errorf(SR_ERR_ARG, "%s: session %" PRIu64 ": a play array is NULL", w->path,
-                         w->n_sessions);
-    if (split > SR_SPLIT_ALL)
-        return sr_errorf(SR_ERR_ARG, "%s: session %" PRIu64 ": split code %u is not 0..3",
-                         w->path, w->n_sessions, (unsigned)split);
+    int32_t mx;
+    uint32_t mx_at;
+    sr_err err = sr_store_check_session(w->path, w->n_sessions, split, n, track, feedback,
+                                        position, time, context, &mx, &mx_at);
+    if (err != SR_OK)
+        return err;
     if (w->n_plays > UINT64_MAX - n)
         return sr_errorf(SR_ERR_LIMIT, "%s: too many plays", w->path);
-    int32_t mx = w->max_track;
-    uint32_t mx_at = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (track[i] < SR_TRACK_UNSEEN)
-            return sr_errorf(SR_ERR_ARG,
-                             "%s: session %" PRIu64 " play %u: track index %" PRId32
-                             " is negative",
-                             w->path, w->n_sessions, i, track[i]);
-        if (track[i] > mx) {
-            mx = track[i];
-            mx_at = i;
-        }
-    }
-    sr_err err;
     uint64_t off = w->n_plays;
     if ((err = sr_store_spool_write(w, 0, &off, sizeof off, 1)) != SR_OK ||
         (err = sr_store_spool_write(w, 1, &split, 1, 1)) != SR_OK ||
@@ -369,19 +537,6 @@ void sr_store_writer_abort(sr_store_writer **w)
     *w = NULL;
 }
 
-/* The assembled file is written through one buffer that also feeds the
- * payload and the current section's checksum. */
-#define SR_STORE_OUT_BUF (1u << 20)
-typedef struct sr_store_out {
-    int fd;
-    const char *path;
-    uint8_t *buf; /* [SR_STORE_OUT_BUF] */
-    size_t len;
-    uint64_t pos; /* file offset of the next byte */
-    XXH3_state_t *payload;
-    XXH3_state_t *section;
-} sr_store_out;
-
 static sr_err sr_store_write_all(int fd, const char *path, const void *p, size_t n,
                                  uint64_t offset)
 {
@@ -399,6 +554,276 @@ static sr_err sr_store_write_all(int fd, const char *path, const void *p, size_t
     }
     return SR_OK;
 }
+
+/* ---- cursors (sized writer) ----------------------------------------------- */
+
+static bool sr_store_ranges_overlap(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+    return a0 < a1 && b0 < b1 && a0 < b1 && b0 < a1;
+}
+
+/* Record the first failure of a cursor; the writer cannot finish after it.
+ * Caller holds the lock. */
+static void sr_store_writer_fail_locked(sr_store_writer *w, const char *msg)
+{
+    if (!w->failed)
+        snprintf(w->failmsg, sizeof w->failmsg, "%s", msg);
+    w->failed = true;
+}
+
+sr_err sr_store_cursor_open(sr_store_writer *w, uint64_t first_session, uint64_t n_sessions,
+                            uint64_t first_play, uint64_t n_plays, sr_store_cursor **out)
+{
+    *out = NULL;
+    if (!w->sized)
+        return sr_errorf(SR_ERR_ARG, "%s: cursors need a sized writer", w->path);
+    sr_store_range r = { first_session, first_session + n_sessions, first_play,
+                         first_play + n_plays };
+    if (first_session > w->n_sessions || n_sessions > w->n_sessions - first_session ||
+        first_play > w->n_plays || n_plays > w->n_plays - first_play)
+        return sr_errorf(SR_ERR_ARG,
+                         "%s: cursor for %" PRIu64 " sessions from %" PRIu64 " and %" PRIu64
+                         " plays from %" PRIu64 " lies outside the %" PRIu64
+                         " sessions and %" PRIu64
+                         " plays of the store",
+                         w->path, n_sessions, first_session, n_plays, first_play, w->n_sessions,
+                         w->n_plays);
+    if (n_plays < n_sessions || (n_sessions == 0) != (n_plays == 0))
+        return sr_errorf(SR_ERR_ARG,
+                         "%s: cursor for %" PRIu64 " sessions from %" PRIu64
+                         " cannot hold %" PRIu64 " plays",
+                         w->path, n_sessions, first_session, n_plays);
+    sr_store_cursor *c = calloc(1, sizeof *c);
+    /* buffers: 8 + 1 + 8 bytes per session, 4 + 1 + 2 + 8 + 4 per play, each
+     * buffer starting on a 64-byte boundary */
+    uint32_t s_cap = (uint32_t)SR_MIN(n_sessions, (uint64_t)SR_STORE_CURSOR_SESSIONS);
+    uint32_t p_cap = (uint32_t)SR_MIN(n_plays, (uint64_t)SR_STORE_CURSOR_PLAYS);
+    size_t bytes = 0, at[SR_STORE_N_SPOOL];
+    for (int k = 0; k < SR_STORE_N_SPOOL; k++) {
+        size_t cap = k < 3 ? s_cap : p_cap;
+        at[k] = bytes;
+        bytes += (size_t)sr_store_align(cap * sr_store_sections[k + 1].elem);
+    }
+    uint8_t *mem = n_sessions ? malloc(bytes) : NULL;
+    if (!c || (n_sessions && !mem)) {
+        free(c);
+        free(mem);
+        return sr_errorf(SR_ERR_NOMEM, "%s: out of memory for a cursor", w->path);
+    }
+    c->s_cap = s_cap;
+    c->p_cap = p_cap;
+    c->w = w;
+    c->r = r;
+    c->s_next = c->s_buf0 = first_session;
+    c->p_next = c->p_buf0 = first_play;
+    c->mem = mem;
+    for (int k = 0; k < SR_STORE_N_SPOOL; k++)
+        c->buf[k] = mem ? mem + at[k] : NULL;
+    c->max_track = SR_TRACK_UNSEEN;
+
+    sr_err err = SR_OK;
+    pthread_mutex_lock(&w->lock);
+    if (n_sessions > 0) {
+        for (size_t i = 0; i < w->n_ranges && err == SR_OK; i++) {
+            const sr_store_range *o = &w->ranges[i];
+            if (sr_store_ranges_overlap(r.s0, r.s1, o->s0, o->s1) ||
+                sr_store_ranges_overlap(r.p0, r.p1, o->p0, o->p1))
+                err = sr_errorf(SR_ERR_ARG,
+                                "%s: cursor for sessions [%" PRIu64 ", %" PRIu64
+                                ") and plays [%" PRIu64 ", %" PRIu64
+                                ") overlaps one for sessions [%" PRIu64 ", %" PRIu64
+                                ") and plays [%" PRIu64 ", %" PRIu64 ")",
+                                w->path, r.s0, r.s1, r.p0, r.p1, o->s0, o->s1, o->p0, o->p1);
+        }
+        if (err == SR_OK && w->n_ranges == w->cap_ranges) {
+            size_t cap = w->cap_ranges ? 2 * w->cap_ranges : 16;
+            sr_store_range *v = realloc(w->ranges, cap * sizeof *v);
+            if (v) {
+                w->ranges = v;
+                w->cap_ranges = cap;
+            } else {
+                err = sr_errorf(SR_ERR_NOMEM, "%s: out of memory for a cursor", w->path);
+            }
+        }
+        if (err == SR_OK)
+            w->ranges[w->n_ranges++] = r;
+    }
+    if (err == SR_OK)
+        w->open_cursors++;
+    pthread_mutex_unlock(&w->lock);
+    if (err != SR_OK) {
+        free(c->mem);
+        free(c);
+        return err;
+    }
+    *out = c;
+    return SR_OK;
+}
+
+/* Write `len` buffered elements of sections [k0, k1) starting at element `first`. */
+static sr_err sr_store_cursor_flush_group(sr_store_cursor *c, int k0, int k1, uint64_t first,
+                                          uint32_t len)
+{
+    const sr_store_writer *w = c->w;
+    for (int k = k0; k < k1 && len > 0; k++) {
+        uint32_t elem = sr_store_sections[k + 1].elem;
+        sr_err err = sr_store_write_all(w->fd, w->tmp_path, c->buf[k], (size_t)len * elem,
+                                        w->sec_off[k] + first * elem);
+        if (err != SR_OK) {
+            c->failed = true;
+            return err;
+        }
+    }
+    return SR_OK;
+}
+
+static sr_err sr_store_cursor_flush_sessions(sr_store_cursor *c)
+{
+    sr_err err = sr_store_cursor_flush_group(c, 0, 3, c->s_buf0, c->s_len);
+    c->s_buf0 += c->s_len;
+    c->s_len = 0;
+    return err;
+}
+
+static sr_err sr_store_cursor_flush_plays(sr_store_cursor *c)
+{
+    sr_err err = sr_store_cursor_flush_group(c, 3, 8, c->p_buf0, c->p_len);
+    c->p_buf0 += c->p_len;
+    c->p_len = 0;
+    return err;
+}
+
+sr_err sr_store_cursor_add(sr_store_cursor *c, uint8_t split, int64_t start, uint32_t n,
+                           const int32_t *track, const uint8_t *feedback,
+                           const uint16_t *position, const int64_t *time,
+                           const uint32_t *context)
+{
+    sr_store_writer *w = c->w;
+    if (c->failed)
+        return sr_errorf(SR_ERR_IO, "%s: an earlier write of this cursor failed", w->tmp_path);
+    int32_t mx;
+    uint32_t mx_at;
+    sr_err err = sr_store_check_session(w->path, c->s_next, split, n, track, feedback, position,
+                                        time, context, &mx, &mx_at);
+    if (err != SR_OK)
+        return err;
+    if (c->s_next == c->r.s1 || n > c->r.p1 - c->p_next)
+        return sr_errorf(SR_ERR_ARG,
+                         "%s: session %" PRIu64
+                         " of %u plays does not fit its cursor (sessions up to %" PRIu64
+                         ", %" PRIu64 " plays left)",
+                         w->path, c->s_next, n, c->r.s1, c->r.p1 - c->p_next);
+    if (c->s_len == c->s_cap && (err = sr_store_cursor_flush_sessions(c)) != SR_OK)
+        return err;
+    memcpy(c->buf[0] + (size_t)c->s_len * 8, &c->p_next, 8);
+    c->buf[1][c->s_len] = split;
+    memcpy(c->buf[2] + (size_t)c->s_len * 8, &start, 8);
+    c->s_len++;
+    if (n > c->p_cap - c->p_len && (err = sr_store_cursor_flush_plays(c)) != SR_OK)
+        return err;
+    if (n > c->p_cap) {
+        /* Longer than the buffer: write it in place from the caller's arrays. */
+        const void *src[5] = { track, feedback, position, time, context };
+        for (int k = 3; k < SR_STORE_N_SPOOL && err == SR_OK; k++) {
+            uint32_t elem = sr_store_sections[k + 1].elem;
+            err = sr_store_write_all(w->fd, w->tmp_path, src[k - 3], (size_t)n * elem,
+                                     w->sec_off[k] + c->p_next * elem);
+        }
+        if (err != SR_OK) {
+            c->failed = true;
+            return err;
+        }
+        c->p_buf0 += n;
+    } else {
+        size_t at = c->p_len;
+        memcpy(c->buf[3] + at * 4, track, (size_t)n * 4);
+        memcpy(c->buf[4] + at, feedback, n);
+        memcpy(c->buf[5] + at * 2, position, (size_t)n * 2);
+        memcpy(c->buf[6] + at * 8, time, (size_t)n * 8);
+        memcpy(c->buf[7] + at * 4, context, (size_t)n * 4);
+        c->p_len += n;
+    }
+    if (mx > c->max_track) {
+        c->max_track = mx;
+        c->max_track_session = c->s_next;
+        c->max_track_play = mx_at;
+    }
+    c->s_next++;
+    c->p_next += n;
+    return SR_OK;
+}
+
+sr_err sr_store_cursor_close(sr_store_cursor **cp)
+{
+    sr_store_cursor *c = cp ? *cp : NULL;
+    if (!c)
+        return SR_OK;
+    *cp = NULL;
+    sr_store_writer *w = c->w;
+    sr_err err = SR_OK;
+    if (c->failed)
+        err = sr_errorf(SR_ERR_IO, "%s: an earlier write of this cursor failed", w->tmp_path);
+    if (err == SR_OK)
+        err = sr_store_cursor_flush_sessions(c);
+    if (err == SR_OK)
+        err = sr_store_cursor_flush_plays(c);
+    if (err == SR_OK && (c->s_next != c->r.s1 || c->p_next != c->r.p1))
+        err = sr_errorf(SR_ERR_ARG,
+                        "%s: cursor for sessions [%" PRIu64 ", %" PRIu64 ") and plays [%" PRIu64
+                        ", %" PRIu64 ") closed after %" PRIu64 " sessions and %" PRIu64 " plays",
+                        w->path, c->r.s0, c->r.s1, c->r.p0, c->r.p1, c->s_next - c->r.s0,
+                        c->p_next - c->r.p0);
+    pthread_mutex_lock(&w->lock);
+    w->open_cursors--;
+    if (err != SR_OK) {
+        sr_store_writer_fail_locked(w, sr_errmsg());
+    } else {
+        w->filled_sessions += c->s_next - c->r.s0;
+        w->filled_plays += c->p_next - c->r.p0;
+        if (c->max_track > w->max_track ||
+            (c->max_track == w->max_track && c->max_track != SR_TRACK_UNSEEN &&
+             c->max_track_session < w->max_track_session)) {
+            /* the earliest session holding the largest index, whatever the close order */
+            w->max_track = c->max_track;
+            w->max_track_session = c->max_track_session;
+            w->max_track_play = c->max_track_play;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    free(c->mem);
+    free(c);
+    return err;
+}
+
+void sr_store_cursor_abort(sr_store_cursor **cp)
+{
+    sr_store_cursor *c = cp ? *cp : NULL;
+    if (!c)
+        return;
+    *cp = NULL;
+    sr_store_writer *w = c->w;
+    pthread_mutex_lock(&w->lock);
+    w->open_cursors--;
+    sr_store_writer_fail_locked(w, "a cursor was abandoned before it was filled");
+    pthread_mutex_unlock(&w->lock);
+    free(c->mem);
+    free(c);
+}
+
+/* ---- finish ------------------------------------------------------------------ */
+
+/* The assembled file is written through one buffer that also feeds the
+ * payload and the current section's checksum. */
+#define SR_STORE_OUT_BUF (1u << 20)
+typedef struct sr_store_out {
+    int fd;
+    const char *path;
+    uint8_t *buf; /* [SR_STORE_OUT_BUF] */
+    size_t len;
+    uint64_t pos; /* file offset of the next byte */
+    XXH3_state_t *payload;
+    XXH3_state_t *section;
+} sr_store_out;
 
 static sr_err sr_store_out_flush(sr_store_out *o)
 {
@@ -504,21 +929,44 @@ static sr_err sr_store_write_section(sr_store_writer *w, int id, sr_store_out *o
         *count = n_tracks;
         return n_tracks ? sr_store_out_put(o, skips, (size_t)n_tracks * 4, true) : SR_OK;
     case SR_SEC_TRACK_ID_OFFSETS: {
-        uint64_t off = 0;
-        err = sr_store_out_put(o, &off, sizeof off, true);
+        /* Millions of tracks: hand the output batches, not 8-byte pieces
+         * (each put costs two checksum updates). */
+        uint64_t batch[1024], off = 0;
+        size_t nb = 0;
+        batch[nb++] = 0;
         for (uint32_t i = 0; i < n_tracks && err == SR_OK; i++) {
             off += ids[i].len;
-            err = sr_store_out_put(o, &off, sizeof off, true);
+            batch[nb++] = off;
+            if (nb == SR_COUNTOF(batch)) {
+                err = sr_store_out_put(o, batch, sizeof batch, true);
+                nb = 0;
+            }
         }
+        if (err == SR_OK && nb > 0)
+            err = sr_store_out_put(o, batch, nb * sizeof *batch, true);
         *count = (uint64_t)n_tracks + 1;
         return err;
     }
     case SR_SEC_TRACK_ID_BYTES: {
+        uint8_t batch[16384];
+        size_t nb = 0;
         uint64_t total = 0;
         for (uint32_t i = 0; i < n_tracks && err == SR_OK; i++) {
-            err = sr_store_out_put(o, ids[i].ptr, ids[i].len, true);
-            total += ids[i].len;
+            size_t n = ids[i].len;
+            if (n > sizeof batch - nb) {
+                err = sr_store_out_put(o, batch, nb, true);
+                nb = 0;
+            }
+            if (err == SR_OK && n > sizeof batch) {
+                err = sr_store_out_put(o, ids[i].ptr, n, true);
+            } else if (err == SR_OK) {
+                memcpy(batch + nb, ids[i].ptr, n);
+                nb += n;
+            }
+            total += n;
         }
+        if (err == SR_OK && nb > 0)
+            err = sr_store_out_put(o, batch, nb, true);
         *count = total;
         return err;
     }
@@ -581,6 +1029,99 @@ static sr_err sr_store_sync_dir(const char *path)
     return err;
 }
 
+/* Feed file bytes [from, to) of the output to the payload checksum and,
+ * when `in_section`, to the section's. Maps the file a window at a time: the
+ * pages were just written and are still cached, so this reads memory, and
+ * resident memory stays at one window however large the store. */
+#define SR_STORE_HASH_WINDOW ((uint64_t)8 << 20)
+#define SR_STORE_HASH_CHUNK ((uint64_t)1 << 20)
+static sr_err sr_store_hash_file(sr_store_out *o, uint64_t from, uint64_t to, bool in_section)
+{
+    const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    while (from < to) {
+        uint64_t base = from - from % page;
+        uint64_t end = SR_MIN(to, base + SR_STORE_HASH_WINDOW);
+        size_t len = (size_t)(end - base);
+        const uint8_t *m = mmap(NULL, len, PROT_READ, MAP_SHARED, o->fd, (off_t)base);
+        if (m == MAP_FAILED)
+            return sr_errorf(SR_ERR_IO, "mmap %s at %" PRIu64 ": %s", o->path, base,
+                             strerror(errno));
+        (void)posix_madvise((void *)(uintptr_t)m, len, POSIX_MADV_SEQUENTIAL);
+        /* Chunks small enough to stay in cache between the two hashes. */
+        for (uint64_t at = from; at < end; at += SR_STORE_HASH_CHUNK) {
+            size_t k = (size_t)SR_MIN(SR_STORE_HASH_CHUNK, end - at);
+            XXH3_64bits_update(o->payload, m + (at - base), k);
+            if (in_section)
+                XXH3_64bits_update(o->section, m + (at - base), k);
+        }
+        munmap((void *)(uintptr_t)m, len);
+        from = end;
+    }
+    return SR_OK;
+}
+
+/* Sized writer, at finish: every cursor is closed and sections 1-8 lie in
+ * the file. Complete section 1 with its last offset (P), then read back
+ * [payload_offset, end of section 8) to hash the payload so far and each of
+ * sections 1-8, filling their table entries. Leaves `o` positioned after
+ * section 8. */
+static sr_err sr_store_hash_sized(sr_store_writer *w, sr_store_out *o, uint64_t payload_offset,
+                                  uint8_t *table)
+{
+    uint64_t last = w->n_plays;
+    sr_err err = sr_store_write_all(o->fd, o->path, &last, sizeof last,
+                                    w->sec_off[0] + w->n_sessions * 8);
+    if (err != SR_OK)
+        return err;
+    uint64_t pos = payload_offset;
+    for (int id = 1; id <= SR_STORE_N_SPOOL; id++) {
+        uint64_t off = w->sec_off[id - 1];
+        uint64_t count;
+        switch (sr_store_sections[id].count) {
+        case SR_COUNT_SESSIONS_PLUS_1: count = w->n_sessions + 1; break;
+        case SR_COUNT_SESSIONS: count = w->n_sessions; break;
+        default: count = w->n_plays; break;
+        }
+        uint64_t end = off + count * sr_store_sections[id].elem;
+        XXH3_64bits_reset(o->section);
+        if ((err = sr_store_hash_file(o, pos, off, false)) != SR_OK || /* zero padding */
+            (err = sr_store_hash_file(o, off, end, true)) != SR_OK)
+            return err;
+        uint8_t *e = table + (size_t)(id - 1) * SR_STORE_ENTRY_SIZE;
+        sr_store_put_u32(e + 0, (uint32_t)id);
+        sr_store_put_u32(e + 4, sr_store_sections[id].elem);
+        sr_store_put_u64(e + 8, count);
+        sr_store_put_u64(e + 16, off);
+        sr_store_put_u64(e + 24, XXH3_64bits_digest(o->section));
+        pos = end;
+    }
+    SR_ASSERT(pos == w->sec_end);
+    o->pos = pos;
+    o->len = 0;
+    return SR_OK;
+}
+
+/* Sized writer: close the implicit cursor and check that the cursors wrote
+ * every session and play they promised. */
+static sr_err sr_store_check_sized(sr_store_writer *w)
+{
+    sr_err err = sr_store_cursor_close(&w->own);
+    if (err != SR_OK)
+        return err;
+    if (w->open_cursors != 0)
+        return sr_errorf(SR_ERR_INTERNAL, "%s: finish called with %u cursor(s) still open",
+                         w->path, w->open_cursors);
+    if (w->failed)
+        return sr_errorf(SR_ERR_IO, "%s: %s", w->path, w->failmsg);
+    if (w->filled_sessions != w->n_sessions || w->filled_plays != w->n_plays)
+        return sr_errorf(SR_ERR_ARG,
+                         "%s: %" PRIu64 " of %" PRIu64 " sessions and %" PRIu64 " of %" PRIu64
+                         " plays were written",
+                         w->path, w->filled_sessions, w->n_sessions, w->filled_plays,
+                         w->n_plays);
+    return SR_OK;
+}
+
 sr_err sr_store_writer_finish(sr_store_writer **wp, uint32_t n_tracks, const sr_str *ids,
                               const uint32_t *plays, const uint32_t *skips,
                               const sr_store_stats *stats)
@@ -593,7 +1134,10 @@ sr_err sr_store_writer_finish(sr_store_writer **wp, uint32_t n_tracks, const sr_
     sr_store_out o = { .fd = -1, .path = w->tmp_path };
     uint8_t *head = NULL;
     bool renamed = false;
-    if (w->failed) {
+    if (w->sized) {
+        if ((err = sr_store_check_sized(w)) != SR_OK)
+            goto done;
+    } else if (w->failed) {
         err = sr_errorf(SR_ERR_IO, "%s: an earlier spool write failed", w->path);
         goto done;
     }
@@ -611,20 +1155,30 @@ sr_err sr_store_writer_finish(sr_store_writer **wp, uint32_t n_tracks, const sr_
         err = sr_errorf(SR_ERR_NOMEM, "%s: out of memory", w->path);
         goto done;
     }
-    o.fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (o.fd < 0) {
-        err = sr_errorf(SR_ERR_IO, "create %s: %s", w->tmp_path, strerror(errno));
-        goto done;
-    }
-    /* Placeholder for header and table: the real one is written last, so a
-     * crash mid-way leaves a file that fails its checksum. */
-    if ((err = sr_store_write_all(o.fd, o.path, head, (size_t)payload_offset, 0)) != SR_OK)
-        goto done;
-    o.pos = payload_offset;
     XXH3_64bits_reset(o.payload);
-
     uint8_t *table = head + SR_STORE_HEADER_SIZE;
-    for (int id = 1; id <= SR_SEC_LAST; id++) {
+    int first_id = 1;
+    if (w->sized) {
+        /* The header and table are still zeros (the file is sparse there). */
+        o.fd = w->fd;
+        w->fd = -1;
+        if ((err = sr_store_hash_sized(w, &o, payload_offset, table)) != SR_OK)
+            goto done;
+        first_id = SR_STORE_N_SPOOL + 1;
+    } else {
+        o.fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (o.fd < 0) {
+            err = sr_errorf(SR_ERR_IO, "create %s: %s", w->tmp_path, strerror(errno));
+            goto done;
+        }
+        /* Placeholder for header and table: the real one is written last, so a
+         * crash mid-way leaves a file that fails its checksum. */
+        if ((err = sr_store_write_all(o.fd, o.path, head, (size_t)payload_offset, 0)) != SR_OK)
+            goto done;
+        o.pos = payload_offset;
+    }
+
+    for (int id = first_id; id <= SR_SEC_LAST; id++) {
         if ((err = sr_store_out_pad(&o)) != SR_OK)
             goto done;
         uint64_t offset = o.pos, count = 0;

@@ -2,9 +2,18 @@
  * holds a dataset's vocabulary and sessions as CSR arrays, read by mmap.
  * Byte layout: docs/data.md, "Session store format".
  *
- * Writing streams: sessions are appended to per-array spool files and the
- * final file is assembled by sr_store_writer_finish() under "<path>.tmp",
- * fsynced and renamed, so a reader never sees a half-written store.
+ * Two ways to write, one file format:
+ * - streaming (sr_store_writer_open): the totals are not known in advance,
+ *   so sessions are appended to per-array spool files and
+ *   sr_store_writer_finish() copies them into "<path>.tmp";
+ * - sized (sr_store_writer_open_sized): the caller knows n_sessions and
+ *   n_plays, so the layout of the session and play sections is fixed at
+ *   open and sessions are written straight to their final offsets in
+ *   "<path>.tmp" - no spool, no copy - by any number of cursors, each
+ *   owning a disjoint range of sessions and plays, in parallel.
+ * Either way finish writes the vocabulary, counts and stats, the checksums
+ * and the header, fsyncs and renames, so a reader never sees a half-written
+ * store, and both writers give byte-identical files for the same sessions.
  * Opening checks magic, version, byte order, every size and offset against
  * the file length, and the XXH3_64bits checksums of header and payload; a
  * truncated or corrupted file is refused (SR_ERR_CORRUPT / SR_ERR_VERSION;
@@ -70,7 +79,7 @@ typedef struct sr_store_meta {
 /* ---- writing ------------------------------------------------------------ */
 typedef struct sr_store_writer sr_store_writer;
 
-/* Spools go to "<path>.spool.*" beside the final file. */
+/* Streaming writer. Spools go to "<path>.spool.*" beside the final file. */
 sr_err sr_store_writer_open(const char *path, const sr_store_meta *meta,
                             sr_store_writer **out);
 
@@ -82,16 +91,60 @@ sr_err sr_store_writer_add(sr_store_writer *w, uint8_t split, int64_t start,
                            const uint16_t *position, const int64_t *time,
                            const uint32_t *context);
 
-/* Assemble the file: vocabulary ids (ids[i] for track i, non-empty), per-track
- * play and skip counts [n_tracks] (all three may be NULL when n_tracks is 0),
- * and stats (NULL = zeros). Frees the writer (*w = NULL) either way; on
- * failure no file is left at path (an existing store there is untouched). */
+/* Assemble the file (sized writer: complete it): vocabulary ids (ids[i] for
+ * track i, non-empty), per-track play and skip counts [n_tracks] (all three
+ * may be NULL when n_tracks is 0), and stats (NULL = zeros). Every cursor
+ * must be closed first. Frees the writer (*w = NULL) either way; on failure
+ * no file is left at path (an existing store there is untouched). */
 sr_err sr_store_writer_finish(sr_store_writer **w, uint32_t n_tracks,
                               const sr_str *ids, const uint32_t *plays,
                               const uint32_t *skips, const sr_store_stats *stats);
 
-/* Give up: remove spools and temporary files. NULL-safe. */
+/* Give up: remove spools and temporary files. NULL-safe. Close or abort
+ * every cursor first. */
 void sr_store_writer_abort(sr_store_writer **w);
+
+/* ---- sized writing ---------------------------------------------------------
+ * Open a writer for exactly n_sessions sessions holding n_plays plays in all
+ * (n_plays >= n_sessions, both 0 or both > 0). Creates "<path>.tmp" at once
+ * (sparse, at its final size for sections 1-8); no spool files.
+ * Sessions are written through cursors; sr_store_writer_add() on a sized
+ * writer fills it from the start through an implicit cursor over the whole
+ * range (so it cannot be mixed with explicit cursors). finish refuses a
+ * writer whose ranges were not all filled (SR_ERR_ARG). */
+sr_err sr_store_writer_open_sized(const char *path, const sr_store_meta *meta,
+                                  uint64_t n_sessions, uint64_t n_plays,
+                                  sr_store_writer **out);
+
+/* A cursor owns sessions [first_session, first_session + n_sessions) and
+ * plays [first_play, first_play + n_plays) of a sized writer and buffers
+ * them (about 0.7 MB) into large positioned writes. Ranges of two cursors
+ * must not overlap (SR_ERR_ARG), and each must be fillable
+ * (n_plays >= n_sessions, both 0 or both > 0).
+ * Threads: cursors of one writer may be opened, filled and closed on
+ * different threads at the same time; one cursor belongs to one thread at a
+ * time. Open, close and abort take a lock; add does not. */
+typedef struct sr_store_cursor sr_store_cursor;
+
+sr_err sr_store_cursor_open(sr_store_writer *w, uint64_t first_session, uint64_t n_sessions,
+                            uint64_t first_play, uint64_t n_plays, sr_store_cursor **out);
+
+/* Write the cursor's next session; same contract as sr_store_writer_add,
+ * and SR_ERR_ARG when the session does not fit the cursor's remaining
+ * sessions or plays. A failed write (SR_ERR_IO) fails the cursor. */
+sr_err sr_store_cursor_add(sr_store_cursor *c, uint8_t split, int64_t start, uint32_t n,
+                           const int32_t *track, const uint8_t *feedback,
+                           const uint16_t *position, const int64_t *time,
+                           const uint32_t *context);
+
+/* Flush the cursor; it must have filled exactly its ranges (SR_ERR_ARG
+ * otherwise). Frees it (*c = NULL) either way; on failure the writer is
+ * marked failed, so finish fails too. NULL-safe (SR_OK). */
+sr_err sr_store_cursor_close(sr_store_cursor **c);
+
+/* Drop a cursor on an error path: frees it and marks the writer failed,
+ * without touching the calling thread's error message. NULL-safe. */
+void sr_store_cursor_abort(sr_store_cursor **c);
 
 /* ---- reading ------------------------------------------------------------ */
 typedef struct sr_store {

@@ -144,16 +144,34 @@ static void srd_ops_release(srd_ops *ops, const char *key)
 
 /* Progress of long jobs: logs at debug level and stops the job when the
  * daemon is shutting down (the job then fails with SR_ERR_CANCELLED). */
+/* Progress of one job. Reader and writer threads of an ingest call the
+ * callback concurrently: the time of the next log line is an atomic, and
+ * only the thread that advances it logs. */
 typedef struct srd_progress {
     srd_ops *ops;
-    struct timespec last;
+    _Atomic int64_t next_log_ns;
 } srd_progress;
+
+static int64_t srd_ops_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void srd_progress_init(srd_progress *p, srd_ops *ops)
+{
+    p->ops = ops;
+    atomic_init(&p->next_log_ns, srd_ops_now_ns() + INT64_C(5000000000));
+}
 
 static bool srd_ops_progress(void *ud, const char *phase, uint64_t done, uint64_t total)
 {
     srd_progress *p = ud;
-    if (srd_ops_since(&p->last) >= 5.0) {
-        clock_gettime(CLOCK_MONOTONIC, &p->last);
+    int64_t now = srd_ops_now_ns();
+    int64_t next = atomic_load(&p->next_log_ns);
+    if (now >= next &&
+        atomic_compare_exchange_strong(&p->next_log_ns, &next, now + INT64_C(5000000000))) {
         if (total)
             srd_debug("%s: %llu / %llu", phase, (unsigned long long)done,
                       (unsigned long long)total);
@@ -292,7 +310,8 @@ static void srd_ops_synth(srd_ops *ops, const sr_proto_request *req, msgpack_sbu
              sr_synth_skips_name(o.skips));
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    srd_progress prog = { .ops = ops, .last = t0 };
+    srd_progress prog;
+    srd_progress_init(&prog, ops);
     sr_synth_summary sum;
     memset(&sum, 0, sizeof sum);
     sr_err e = sr_synth_write(path, &o, srd_ops_progress, &prog, &sum);
@@ -514,7 +533,8 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
              srd_source_name(o.format), srd_split_name(o.split));
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    srd_progress prog = { .ops = ops, .last = t0 };
+    srd_progress prog;
+    srd_progress_init(&prog, ops);
     o.progress = srd_ops_progress;
     o.progress_ud = &prog;
     sr_store_stats stats;

@@ -362,6 +362,50 @@ static void test_ingest_missing_column_names_file_and_column(void **state)
     assert_non_null(strstr(sr_errmsg(), "track_id_clean")); /* listed among those found */
 }
 
+/* Two stores hold the same data, array by array, and their files are
+ * byte-identical apart from the `created` time (header offset 80) and the
+ * header checksum that covers it (offset 248): docs/data.md. */
+static void assert_same_store(const char *p1, const char *p2)
+{
+    sr_store *a = NULL, *b = NULL;
+    assert_int_equal(sr_store_open(p1, &a), SR_OK);
+    assert_int_equal(sr_store_open(p2, &b), SR_OK);
+    assert_int_equal(a->n_sessions, b->n_sessions);
+    assert_int_equal(a->n_plays, b->n_plays);
+    assert_int_equal(a->n_tracks, b->n_tracks);
+    uint64_t S = a->n_sessions, P = a->n_plays, T = a->n_tracks;
+    assert_memory_equal(a->session_offsets, b->session_offsets, (S + 1) * 8);
+    assert_memory_equal(a->session_split, b->session_split, S);
+    assert_memory_equal(a->session_start, b->session_start, S * 8);
+    assert_memory_equal(a->play_track, b->play_track, P * sizeof *a->play_track);
+    assert_memory_equal(a->play_feedback, b->play_feedback, P);
+    assert_memory_equal(a->play_position, b->play_position, P * 2);
+    assert_memory_equal(a->play_time, b->play_time, P * 8);
+    assert_memory_equal(a->play_context, b->play_context, P * 4);
+    if (T > 0) {
+        assert_memory_equal(a->track_plays, b->track_plays, T * 4);
+        assert_memory_equal(a->track_skips, b->track_skips, T * 4);
+    }
+    for (uint32_t t = 0; t < a->n_tracks; t++)
+        assert_true(sr_str_eq(sr_store_track_id(a, (int32_t)t), sr_store_track_id(b, (int32_t)t)));
+    assert_memory_equal(&a->stats, &b->stats, sizeof a->stats);
+    sr_store_close(&a);
+    sr_store_close(&b);
+
+    size_t na, nb;
+    uint8_t *x = sr_test_read_file(p1, &na);
+    uint8_t *y = sr_test_read_file(p2, &nb);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        if ((i >= 80 && i < 88) || (i >= 248 && i < 256))
+            continue;
+        if (x[i] != y[i])
+            fail_msg("%s and %s differ at byte %zu", p1, p2, i);
+    }
+    free(x);
+    free(y);
+}
+
 /* Many files -> same store whatever the thread count (merge in file order). */
 static void test_ingest_threads_do_not_change_the_store(void **state)
 {
@@ -418,8 +462,164 @@ static void test_ingest_threads_do_not_change_the_store(void **state)
     assert_memory_equal(a->play_feedback, b->play_feedback, a->n_plays);
     for (uint32_t t = 0; t < a->n_tracks; t++)
         assert_true(sr_str_eq(sr_store_track_id(a, (int32_t)t), sr_store_track_id(b, (int32_t)t)));
+    /* each file is its own part: part k's first session is 50 k, first play 300 k */
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(a->session_offsets[50 * k], 300 * k);
+        assert_int_equal(a->session_start[50 * k], INT64_C(1531612800) + 3 * 3600);
+    }
     sr_store_close(&a);
     sr_store_close(&b);
+    assert_memory_equal(&st1, &st2, sizeof st1);
+    /* every array, and the file but for its creation time */
+    assert_same_store(s1, s2);
+}
+
+/* Six files for the filter + thread tests: file k, session s has
+ * 3 + (k + s) % 5 plays; play i is skipped (skip_2) when (s + i + k) % 4 == 0.
+ * Tracks "t<(11k + 7s + 13i) % 61>", except file 2's odd plays and all of
+ * file 5's, which are unique ("r.." / "q..") and so rare.
+ * Counted independently (python, replaying these rules) for
+ * only_with_skip + min_track_count 3, leave-last: 1200 rows, 12 sessions
+ * without a skip, 302 rare plays removed, after which 44 sessions are too
+ * short and 16 lost their last skip; 168 sessions (file 5 keeps none),
+ * 816 plays, 220 skipped, 61 tracks, train_sessions 128, train_interactions
+ * 448 (sessions of 4+ plays); the first tracks are t20, t33, t46 with 9, 10, 9 training plays and
+ * 3, 2, 3 training skips. */
+static void write_filter_files(const char *dir)
+{
+    assert_int_equal(mkdir(dir, 0700), 0);
+    for (int k = 0; k < 6; k++) {
+        char p[320];
+        snprintf(p, sizeof p, "%s/log_%d.csv", dir, k);
+        FILE *fp = fopen(p, "w");
+        assert_non_null(fp);
+        fputs(MSSD_HEADER, fp);
+        for (int s = 0; s < 40; s++) {
+            char sid[32], date[16];
+            snprintf(sid, sizeof sid, "f%ds%d", k, s);
+            snprintf(date, sizeof date, "2018-07-%02d", 15 + s % 10);
+            int n = 3 + (k + s) % 5;
+            for (int i = 1; i <= n; i++) {
+                char t[32];
+                if (k == 5)
+                    snprintf(t, sizeof t, "q%d_%d", s, i);
+                else if (k == 2 && i % 2 == 1)
+                    snprintf(t, sizeof t, "r%d_%d", s, i);
+                else
+                    snprintf(t, sizeof t, "t%d", (k * 11 + s * 7 + i * 13) % 61);
+                mssd_row(fp, sid, i, n, t, (s + i + k) % 4 == 0 ? 2 : 0, date, k);
+            }
+        }
+        fclose(fp);
+    }
+}
+
+/* With the rare-track filter each part's kept sessions come from the scan,
+ * some parts keep few or none, and the store is still the same on 1, 2 and
+ * 3 threads, with the independently counted numbers. */
+static void test_ingest_filters_same_store_on_1_2_3_threads(void **state)
+{
+    (void)state;
+    char dir[256];
+    sr_test_path_buf(dir, sizeof dir, "filt");
+    write_filter_files(dir);
+    const char *inputs[1] = { dir };
+    char **paths = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_ingest_expand(inputs, 1, &paths, &n), SR_OK);
+    assert_int_equal(n, 6);
+    char s1[256], s2[256], s3[256];
+    sr_test_path_buf(s1, sizeof s1, "f1.store");
+    sr_test_path_buf(s2, sizeof s2, "f2.store");
+    sr_test_path_buf(s3, sizeof s3, "f3.store");
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    o.only_with_skip = true;
+    o.min_track_count = 3;
+    sr_store_stats st;
+    o.threads = 1;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s1, &st, NULL), SR_OK);
+    assert_int_equal(st.input_rows, 1200);
+    assert_int_equal(st.removed_noskip_sessions, 12 + 16);
+    assert_int_equal(st.removed_rare_track_plays, 302);
+    assert_int_equal(st.removed_short_sessions, 44);
+    assert_int_equal(st.sessions, 168);
+    assert_int_equal(st.interactions, 816);
+    assert_int_equal(st.skipped, 220);
+    assert_int_equal(st.tracks, 61);
+    assert_int_equal(st.train_sessions, 128);
+    assert_int_equal(st.train_interactions, 448);
+    o.threads = 2;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s2, &st, NULL), SR_OK);
+    o.threads = 3;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s3, &st, NULL), SR_OK);
+    assert_same_store(s1, s2);
+    assert_same_store(s1, s3);
+    sr_store *s = NULL;
+    assert_int_equal(sr_store_open(s2, &s), SR_OK);
+    const char *first[3] = { "t20", "t33", "t46" };
+    const uint32_t plays[3] = { 9, 10, 9 }, skips[3] = { 3, 2, 3 };
+    for (int i = 0; i < 3; i++) {
+        assert_true(sr_str_eqc(sr_store_track_id(s, i), first[i]));
+        assert_int_equal(s->track_plays[i], plays[i]);
+        assert_int_equal(s->track_skips[i], skips[i]);
+    }
+    sr_store_close(&s);
+
+    /* temporal split on top: cut-offs and vocabulary from scans, same store */
+    o.split = SR_SPLIT_KIND_TEMPORAL;
+    o.threads = 1;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s1, &st, NULL), SR_OK);
+    /* starts: day 15 + s % 10, hour k; cut-offs at the 134th and 151st of
+     * the 168 sorted starts (python, same rules) */
+    assert_int_equal(st.sessions, 168);
+    assert_int_equal(st.train_sessions, 134);
+    assert_int_equal(st.valid_sessions, 16);
+    assert_int_equal(st.test_sessions, 18);
+    assert_int_equal(st.train_interactions, 634);
+    o.threads = 2;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, s2, &st, NULL), SR_OK);
+    assert_same_store(s1, s2);
+    sr_ingest_paths_free(paths, n);
+}
+
+static bool cancel_at_write(void *ud, const char *phase, uint64_t done, uint64_t total)
+{
+    (void)done, (void)total;
+    int *calls = ud;
+    (*calls)++;
+    return strcmp(phase, "write") != 0;
+}
+
+/* Cancelled while writing: SR_ERR_CANCELLED, and no store, temporary file
+ * or part spool is left (only the rejects file). */
+static void test_ingest_cancelled_write_leaves_no_store(void **state)
+{
+    (void)state;
+    char dir[256];
+    sr_test_path_buf(dir, sizeof dir, "cancel");
+    write_filter_files(dir);
+    const char *inputs[1] = { dir };
+    char **paths = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_ingest_expand(inputs, 1, &paths, &n), SR_OK);
+    char out[256], store[300], first[256] = "";
+    sr_test_path_buf(out, sizeof out, "out");
+    assert_int_equal(mkdir(out, 0700), 0);
+    snprintf(store, sizeof store, "%s/c.store", out);
+    sr_ingest_opts o;
+    sr_ingest_opts_default(&o);
+    o.threads = 2;
+    int calls = 0;
+    o.progress = cancel_at_write;
+    o.progress_ud = &calls;
+    sr_store_stats st;
+    assert_int_equal(sr_ingest_run((const char *const *)paths, n, &o, store, &st, NULL),
+                     SR_ERR_CANCELLED);
+    assert_true(calls >= 1);
+    sr_ingest_paths_free(paths, n);
+    assert_int_equal(sr_test_count_entries(out, first, sizeof first), 1);
+    assert_string_equal(first, "c.store.rejects.tsv");
 }
 
 static void test_ingest_expand_refuses_missing_and_empty(void **state)
@@ -472,6 +672,8 @@ int main(void)
         SR_TEST_IN_DIR(test_ingest_empty_input_is_an_error),
         SR_TEST_IN_DIR(test_ingest_missing_column_names_file_and_column),
         SR_TEST_IN_DIR(test_ingest_threads_do_not_change_the_store),
+        SR_TEST_IN_DIR(test_ingest_filters_same_store_on_1_2_3_threads),
+        SR_TEST_IN_DIR(test_ingest_cancelled_write_leaves_no_store),
         SR_TEST_IN_DIR(test_ingest_expand_refuses_missing_and_empty),
         SR_TEST_IN_DIR(test_ingest_mssd_sample_known_counts),
     };

@@ -1,5 +1,6 @@
-/* test_store.c - sr_store: writer, reader, file format v1, and refusal of
- * every kind of damaged file.
+/* test_store.c - sr_store: the streaming and the sized writer (cursors, on
+ * several threads), reader, file format v1, and refusal of every kind of
+ * damaged file.
  *
  * The layout constants below are restated from docs/data.md ("Session store format") rather
  * than taken from sr_store.c, so these tests also check the document: the
@@ -8,6 +9,7 @@
 #include "sr_test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <xxhash.h>
 
 #include "sr_store.h"
@@ -1122,6 +1124,437 @@ static void test_store_streaming_200k_sessions(void **state)
     free(cnt);
 }
 
+/* ---- sized writer and cursors ------------------------------------------------------ */
+
+/* Session s of the small dataset through a cursor. */
+static sr_err cursor_add_small(sr_store_cursor *c, int s)
+{
+    uint64_t o = small_offsets[s];
+    return sr_store_cursor_add(c, small_split[s], small_start[s], small_len[s], small_track + o,
+                               small_fb + o, small_pos + o, small_time + o, small_ctx + o);
+}
+
+static sr_err finish_small(sr_store_writer **w)
+{
+    sr_str ids[3];
+    for (int i = 0; i < 3; i++)
+        ids[i] = sr_str_c(small_ids[i]);
+    sr_store_stats st = small_stats();
+    return sr_store_writer_finish(w, SMALL_TRACKS, ids, small_plays, small_skips, &st);
+}
+
+/* The file at `a` equals the file at `b`, byte for byte. */
+static void assert_same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    uint8_t *x = sr_test_read_file(a, &na);
+    uint8_t *y = sr_test_read_file(b, &nb);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++)
+        if (x[i] != y[i])
+            fail_msg("%s and %s differ first at byte %zu", a, b, i);
+    free(x);
+    free(y);
+}
+
+/* sr_store_writer_add on a sized writer gives exactly the streaming file. */
+static void test_store_sized_add_matches_streaming_byte_for_byte(void **state)
+{
+    scratch *sc = *state;
+    char ref[256];
+    sr_test_path_buf(ref, sizeof ref, "ref.srs");
+    assert_int_equal(write_small(ref), SR_OK);
+    sr_store_meta meta = small_meta();
+    sr_store_writer *w = NULL;
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, SMALL_SESSIONS, SMALL_PLAYS, &w),
+                     SR_OK);
+    for (int s = 0; s < SMALL_SESSIONS; s++) {
+        uint64_t o = small_offsets[s];
+        assert_int_equal(sr_store_writer_add(w, small_split[s], small_start[s], small_len[s],
+                                             small_track + o, small_fb + o, small_pos + o,
+                                             small_time + o, small_ctx + o),
+                         SR_OK);
+    }
+    assert_int_equal(finish_small(&w), SR_OK);
+    assert_null(w);
+    assert_same_file(ref, sc->path);
+    sr_store *s = NULL;
+    assert_int_equal(sr_store_open(sc->path, &s), SR_OK);
+    assert_small_contents(s);
+    sr_store_close(&s);
+    /* no spool or tmp left: the two stores only */
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 2);
+}
+
+/* Cursors filled and closed out of order, plus an empty one, still give
+ * the streaming file. */
+static void test_store_sized_cursors_out_of_order_match_streaming(void **state)
+{
+    scratch *sc = *state;
+    char ref[256];
+    sr_test_path_buf(ref, sizeof ref, "ref.srs");
+    assert_int_equal(write_small(ref), SR_OK);
+    sr_store_meta meta = small_meta();
+    sr_store_writer *w = NULL;
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, SMALL_SESSIONS, SMALL_PLAYS, &w),
+                     SR_OK);
+    /* "<path>.tmp" exists from the start, and no spool */
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 2);
+    sr_store_cursor *late = NULL, *early = NULL, *empty = NULL;
+    /* sessions 2-3 own plays 4..9, sessions 0-1 plays 0..3 */
+    assert_int_equal(sr_store_cursor_open(w, 2, 2, 4, 6, &late), SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 0, 2, 0, 4, &early), SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 4, 0, 10, 0, &empty), SR_OK);
+    assert_int_equal(cursor_add_small(late, 2), SR_OK);
+    assert_int_equal(cursor_add_small(early, 0), SR_OK);
+    assert_int_equal(cursor_add_small(late, 3), SR_OK);
+    assert_int_equal(sr_store_cursor_close(&late), SR_OK);
+    assert_null(late);
+    assert_int_equal(sr_store_cursor_close(&empty), SR_OK);
+    assert_int_equal(cursor_add_small(early, 1), SR_OK);
+    assert_int_equal(sr_store_cursor_close(&early), SR_OK);
+    assert_int_equal(sr_store_cursor_close(&early), SR_OK); /* NULL-safe */
+    assert_int_equal(finish_small(&w), SR_OK);
+    assert_same_file(ref, sc->path);
+}
+
+static void test_store_sized_zero_sessions_matches_streaming(void **state)
+{
+    scratch *sc = *state;
+    char ref[256];
+    sr_test_path_buf(ref, sizeof ref, "ref.srs");
+    sr_store_meta meta = small_meta();
+    sr_str id = sr_str_c("lonely");
+    const uint32_t zero = 0;
+    sr_store_writer *w = NULL;
+    assert_int_equal(sr_store_writer_open(ref, &meta, &w), SR_OK);
+    assert_int_equal(sr_store_writer_finish(&w, 1, &id, &zero, &zero, NULL), SR_OK);
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, 0, 0, &w), SR_OK);
+    assert_int_equal(sr_store_writer_finish(&w, 1, &id, &zero, &zero, NULL), SR_OK);
+    assert_same_file(ref, sc->path);
+}
+
+/* A session longer than a cursor's play buffer (32768 plays) is written
+ * from the caller's arrays, between buffered ones, at the right place. */
+#define LONG_SESSION 40000
+static void test_store_sized_session_longer_than_buffer(void **state)
+{
+    scratch *sc = *state;
+    char ref[256];
+    sr_test_path_buf(ref, sizeof ref, "ref.srs");
+    int32_t *track = malloc(LONG_SESSION * sizeof *track);
+    uint8_t *fb = malloc(LONG_SESSION);
+    uint16_t *pos = malloc(LONG_SESSION * sizeof *pos);
+    int64_t *t = malloc(LONG_SESSION * sizeof *t);
+    uint32_t *ctx = malloc(LONG_SESSION * sizeof *ctx);
+    for (uint32_t i = 0; i < LONG_SESSION; i++) {
+        track[i] = (int32_t)(i % 3);
+        fb[i] = (uint8_t)i;
+        pos[i] = (uint16_t)(i + 1);
+        t[i] = (int64_t)i * 1000;
+        ctx[i] = i * 7u;
+    }
+    /* sessions: 5 plays, 40000, 3, 40000, 2 */
+    const uint32_t len[5] = { 5, LONG_SESSION, 3, LONG_SESSION, 2 };
+    const uint64_t total = 5 + LONG_SESSION + 3 + LONG_SESSION + 2;
+    sr_store_meta meta = small_meta();
+    sr_store_writer *ws = NULL, *wz = NULL;
+    assert_int_equal(sr_store_writer_open(ref, &meta, &ws), SR_OK);
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, 5, total, &wz), SR_OK);
+    for (int s = 0; s < 5; s++) {
+        /* shift the short ones so their values differ from the long ones' starts */
+        uint32_t o = len[s] == LONG_SESSION ? 0 : 100u + (uint32_t)s;
+        assert_int_equal(sr_store_writer_add(ws, SR_SPLIT_ALL, s, len[s], track + o, fb + o,
+                                             pos + o, t + o, ctx + o),
+                         SR_OK);
+        assert_int_equal(sr_store_writer_add(wz, SR_SPLIT_ALL, s, len[s], track + o, fb + o,
+                                             pos + o, t + o, ctx + o),
+                         SR_OK);
+    }
+    sr_str ids[3] = { sr_str_c("a"), sr_str_c("b"), sr_str_c("c") };
+    const uint32_t cnt[3] = { 1, 2, 3 };
+    assert_int_equal(sr_store_writer_finish(&ws, 3, ids, cnt, cnt, NULL), SR_OK);
+    assert_int_equal(sr_store_writer_finish(&wz, 3, ids, cnt, cnt, NULL), SR_OK);
+    assert_same_file(ref, sc->path);
+    sr_store *s = NULL;
+    assert_int_equal(sr_store_open(sc->path, &s), SR_OK);
+    assert_int_equal(s->n_plays, total);
+    /* session 3 (the second long one) starts after 5 + 40000 + 3 plays */
+    assert_int_equal(s->session_offsets[3], 5 + LONG_SESSION + 3);
+    assert_true(s->play_time[5 + LONG_SESSION + 3 + 39999] == (int64_t)39999 * 1000);
+    assert_int_equal(s->play_context[5 + LONG_SESSION + 3 + 12345], 12345u * 7u);
+    /* session 4 is plays 104, 105 of the arrays */
+    assert_int_equal(s->play_position[total - 1], 106);
+    sr_store_close(&s);
+    free(track);
+    free(fb);
+    free(pos);
+    free(t);
+    free(ctx);
+}
+
+/* Two threads fill the two halves of 200k sessions through their own
+ * cursors (many buffer flushes each); the file equals the streaming one. */
+typedef struct fill_job {
+    sr_store_cursor *c;
+    uint32_t first, n; /* sessions */
+    uint64_t rng;      /* generator state at session `first` */
+    sr_err err;
+} fill_job;
+
+static void *fill_thread(void *arg)
+{
+    fill_job *j = arg;
+    int32_t track[12];
+    uint8_t fb[12];
+    uint16_t pos[12];
+    int64_t t[12];
+    uint32_t ctx[12];
+    j->err = SR_OK;
+    for (uint32_t i = j->first; i < j->first + j->n && j->err == SR_OK; i++) {
+        uint32_t n = gen_session(&j->rng, track, fb, pos, t, ctx);
+        j->err = sr_store_cursor_add(j->c, (uint8_t)(i & 3), (int64_t)i * 60, n, track, fb, pos,
+                                     t, ctx);
+    }
+    if (j->err == SR_OK)
+        j->err = sr_store_cursor_close(&j->c);
+    return NULL;
+}
+
+static void test_store_sized_two_threads_match_streaming(void **state)
+{
+    scratch *sc = *state;
+    char ref[256];
+    sr_test_path_buf(ref, sizeof ref, "ref.srs");
+    sr_store_meta meta = small_meta();
+    int32_t track[12];
+    uint8_t fb[12];
+    uint16_t pos[12];
+    int64_t t[12];
+    uint32_t ctx[12];
+    /* reference, and the split point: plays before session HALF */
+    const uint32_t half = STREAM_SESSIONS / 2;
+    sr_store_writer *w = NULL;
+    assert_int_equal(sr_store_writer_open(ref, &meta, &w), SR_OK);
+    uint64_t rng = 88172645463325252ull, plays = 0, plays_half = 0, rng_half = 0;
+    for (uint32_t i = 0; i < STREAM_SESSIONS; i++) {
+        if (i == half) {
+            plays_half = plays;
+            rng_half = rng;
+        }
+        uint32_t n = gen_session(&rng, track, fb, pos, t, ctx);
+        plays += n;
+        assert_int_equal(sr_store_writer_add(w, (uint8_t)(i & 3), (int64_t)i * 60, n, track, fb,
+                                             pos, t, ctx),
+                         SR_OK);
+    }
+    char (*idbuf)[16] = malloc(STREAM_TRACKS * sizeof *idbuf);
+    sr_str *ids = malloc(STREAM_TRACKS * sizeof *ids);
+    uint32_t *cnt = calloc(STREAM_TRACKS, sizeof *cnt);
+    for (int i = 0; i < STREAM_TRACKS; i++) {
+        int len = snprintf(idbuf[i], sizeof idbuf[i], "t%d", i);
+        ids[i].ptr = idbuf[i];
+        ids[i].len = (size_t)len;
+        cnt[i] = (uint32_t)i;
+    }
+    assert_int_equal(sr_store_writer_finish(&w, STREAM_TRACKS, ids, cnt, cnt, NULL), SR_OK);
+
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, STREAM_SESSIONS, plays, &w),
+                     SR_OK);
+    fill_job jobs[2] = {
+        { NULL, 0, half, 88172645463325252ull, SR_OK },
+        { NULL, half, STREAM_SESSIONS - half, rng_half, SR_OK },
+    };
+    assert_int_equal(sr_store_cursor_open(w, 0, half, 0, plays_half, &jobs[0].c), SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, half, STREAM_SESSIONS - half, plays_half,
+                                          plays - plays_half, &jobs[1].c),
+                     SR_OK);
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&th[k], NULL, fill_thread, &jobs[k]), 0);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_join(th[k], NULL), 0);
+    assert_int_equal(jobs[0].err, SR_OK);
+    assert_int_equal(jobs[1].err, SR_OK);
+    assert_int_equal(sr_store_writer_finish(&w, STREAM_TRACKS, ids, cnt, cnt, NULL), SR_OK);
+    assert_same_file(ref, sc->path);
+    free(idbuf);
+    free(ids);
+    free(cnt);
+}
+
+static void test_store_sized_open_rejects_impossible_totals(void **state)
+{
+    scratch *sc = *state;
+    sr_store_meta meta = small_meta();
+    sr_store_writer *w = NULL;
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, 2, 1, &w), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "2 sessions cannot hold 1 plays"));
+    assert_null(w);
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, 0, 3, &w), SR_ERR_ARG);
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, UINT64_MAX / 2, UINT64_MAX / 2,
+                                                &w),
+                     SR_ERR_LIMIT);
+    meta.skip_rule = (sr_skip_rule)9;
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, 1, 1, &w), SR_ERR_ARG);
+    meta = small_meta();
+    char p[256];
+    snprintf(p, sizeof p, "%s/no/such/dir/x.srs", sc->dir);
+    assert_int_equal(sr_store_writer_open_sized(p, &meta, 1, 1, &w), SR_ERR_IO);
+    assert_non_null(strstr(sr_errmsg(), "no/such/dir/x.srs.tmp"));
+    assert_null(w);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
+}
+
+static void test_store_cursor_ranges_checked(void **state)
+{
+    scratch *sc = *state;
+    sr_store_meta meta = small_meta();
+    sr_store_writer *w = NULL, *streaming = NULL;
+    sr_store_cursor *a = NULL, *b = NULL;
+    char ref[256];
+    sr_test_path_buf(ref, sizeof ref, "ref.srs");
+    assert_int_equal(sr_store_writer_open(ref, &meta, &streaming), SR_OK);
+    assert_int_equal(sr_store_cursor_open(streaming, 0, 0, 0, 0, &a), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "cursors need a sized writer"));
+    sr_store_writer_abort(&streaming);
+
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, SMALL_SESSIONS, SMALL_PLAYS, &w),
+                     SR_OK);
+    /* outside the store */
+    assert_int_equal(sr_store_cursor_open(w, 3, 2, 8, 2, &b), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "lies outside"));
+    assert_int_equal(sr_store_cursor_open(w, 0, 1, 9, 2, &b), SR_ERR_ARG);
+    /* unfillable: fewer plays than sessions, or plays without sessions */
+    assert_int_equal(sr_store_cursor_open(w, 0, 2, 0, 1, &b), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "cannot hold 1 plays"));
+    assert_int_equal(sr_store_cursor_open(w, 0, 0, 0, 1, &b), SR_ERR_ARG);
+    assert_null(b);
+    /* overlapping sessions, then overlapping plays with disjoint sessions */
+    assert_int_equal(sr_store_cursor_open(w, 0, 2, 0, 4, &a), SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 1, 2, 4, 6, &b), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "sessions [1, 3) and plays [4, 10) overlaps one for "
+                                        "sessions [0, 2) and plays [0, 4)"));
+    assert_int_equal(sr_store_cursor_open(w, 2, 2, 3, 7, &b), SR_ERR_ARG);
+    assert_null(b);
+    /* the implicit cursor of sr_store_writer_add covers everything: refused too */
+    assert_int_equal(sr_store_writer_add(w, small_split[0], small_start[0], small_len[0],
+                                         small_track, small_fb, small_pos, small_time, small_ctx),
+                     SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "overlaps"));
+    /* a session must fit what is left of its cursor */
+    const int32_t tr[5] = { 0, 0, 0, 0, 0 };
+    const uint8_t fb[5] = { 0 };
+    const uint16_t pos[5] = { 1, 2, 3, 4, 5 };
+    const int64_t t[5] = { 0 };
+    const uint32_t ctx[5] = { 0 };
+    assert_int_equal(sr_store_cursor_add(a, SR_SPLIT_ALL, 0, 5, tr, fb, pos, t, ctx), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "session 0 of 5 plays does not fit its cursor"));
+    assert_int_equal(cursor_add_small(a, 0), SR_OK); /* 3 plays, 1 left */
+    assert_int_equal(sr_store_cursor_add(a, SR_SPLIT_ALL, 0, 2, tr, fb, pos, t, ctx), SR_ERR_ARG);
+    assert_int_equal(sr_store_cursor_add(a, SR_SPLIT_ALL, 0, 1, tr, fb, pos, t, ctx), SR_OK);
+    assert_int_equal(sr_store_cursor_add(a, SR_SPLIT_ALL, 0, 1, tr, fb, pos, t, ctx), SR_ERR_ARG);
+    /* the same checks as sr_store_writer_add, naming the session's store index */
+    assert_int_equal(sr_store_cursor_open(w, 2, 2, 4, 6, &b), SR_OK);
+    const int32_t bad[2] = { 0, -2 };
+    assert_int_equal(sr_store_cursor_add(b, SR_SPLIT_ALL, 0, 2, bad, fb, pos, t, ctx),
+                     SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "session 2 play 1: track index -2"));
+    assert_int_equal(sr_store_cursor_add(b, 4, 0, 2, tr, fb, pos, t, ctx), SR_ERR_ARG);
+    assert_int_equal(sr_store_cursor_add(b, SR_SPLIT_ALL, 0, 0, tr, fb, pos, t, ctx), SR_ERR_ARG);
+    assert_int_equal(sr_store_cursor_close(&a), SR_OK);
+    sr_store_cursor_abort(&b);
+    assert_null(b);
+    sr_store_cursor_abort(&b); /* NULL-safe */
+    sr_store_writer_abort(&w);
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
+}
+
+/* A cursor closed short, an abandoned cursor, or a range no cursor
+ * filled: finish fails and leaves nothing behind. */
+static void test_store_sized_incomplete_refused(void **state)
+{
+    scratch *sc = *state;
+    sr_store_meta meta = small_meta();
+    sr_store_writer *w = NULL;
+    sr_store_cursor *c = NULL;
+
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, SMALL_SESSIONS, SMALL_PLAYS, &w),
+                     SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 0, 2, 0, 4, &c), SR_OK);
+    assert_int_equal(cursor_add_small(c, 0), SR_OK);
+    assert_int_equal(sr_store_cursor_close(&c), SR_ERR_ARG);
+    assert_null(c);
+    assert_non_null(strstr(sr_errmsg(), "sessions [0, 2) and plays [0, 4) closed after 1 "
+                                        "sessions and 3 plays"));
+    assert_int_equal(finish_small(&w), SR_ERR_IO);
+    assert_null(w);
+    assert_non_null(strstr(sr_errmsg(), "closed after 1 sessions"));
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
+
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, SMALL_SESSIONS, SMALL_PLAYS, &w),
+                     SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 0, 4, 0, 10, &c), SR_OK);
+    sr_store_cursor_abort(&c);
+    assert_int_equal(finish_small(&w), SR_ERR_IO);
+    assert_non_null(strstr(sr_errmsg(), "abandoned"));
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
+
+    /* sessions 0-1 written, 2-3 never */
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, SMALL_SESSIONS, SMALL_PLAYS, &w),
+                     SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 0, 2, 0, 4, &c), SR_OK);
+    assert_int_equal(cursor_add_small(c, 0), SR_OK);
+    assert_int_equal(cursor_add_small(c, 1), SR_OK);
+    assert_int_equal(sr_store_cursor_close(&c), SR_OK);
+    assert_int_equal(finish_small(&w), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "2 of 4 sessions and 4 of 10 plays were written"));
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
+
+    /* the implicit cursor, one session short */
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, SMALL_SESSIONS, SMALL_PLAYS, &w),
+                     SR_OK);
+    for (int s = 0; s < SMALL_SESSIONS - 1; s++) {
+        uint64_t o = small_offsets[s];
+        assert_int_equal(sr_store_writer_add(w, small_split[s], small_start[s], small_len[s],
+                                             small_track + o, small_fb + o, small_pos + o,
+                                             small_time + o, small_ctx + o),
+                         SR_OK);
+    }
+    assert_int_equal(finish_small(&w), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "closed after 3 sessions and 8 plays"));
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
+}
+
+/* The finish-time index check names the earliest session holding the
+ * largest index, whatever order the cursors closed in (as streaming does). */
+static void test_store_sized_track_index_out_of_range_names_first_session(void **state)
+{
+    scratch *sc = *state;
+    sr_store_meta meta = small_meta();
+    sr_store_writer *w = NULL;
+    sr_store_cursor *a = NULL, *b = NULL;
+    assert_int_equal(sr_store_writer_open_sized(sc->path, &meta, 4, 8, &w), SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 0, 2, 0, 4, &a), SR_OK);
+    assert_int_equal(sr_store_cursor_open(w, 2, 2, 4, 4, &b), SR_OK);
+    const int32_t ok[2] = { 0, 1 }, big1[2] = { 0, 5 }, big0[2] = { 5, 5 };
+    const uint8_t fb[2] = { 0 };
+    const uint16_t pos[2] = { 1, 2 };
+    const int64_t t[2] = { 0 };
+    const uint32_t ctx[2] = { 0 };
+    assert_int_equal(sr_store_cursor_add(a, SR_SPLIT_ALL, 0, 2, ok, fb, pos, t, ctx), SR_OK);
+    assert_int_equal(sr_store_cursor_add(a, SR_SPLIT_ALL, 0, 2, big1, fb, pos, t, ctx), SR_OK);
+    assert_int_equal(sr_store_cursor_add(b, SR_SPLIT_ALL, 0, 2, big0, fb, pos, t, ctx), SR_OK);
+    assert_int_equal(sr_store_cursor_add(b, SR_SPLIT_ALL, 0, 2, ok, fb, pos, t, ctx), SR_OK);
+    assert_int_equal(sr_store_cursor_close(&b), SR_OK);
+    assert_int_equal(sr_store_cursor_close(&a), SR_OK);
+    sr_str ids[3] = { sr_str_c("a"), sr_str_c("b"), sr_str_c("c") };
+    const uint32_t cnt[3] = { 0 };
+    assert_int_equal(sr_store_writer_finish(&w, 3, ids, cnt, cnt, NULL), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "session 1 play 1: track index 5 >= n_tracks 3"));
+    assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
+}
+
 #define SCRATCH_TEST(f) cmocka_unit_test_setup_teardown(f, scratch_setup, sr_test_dir_teardown)
 
 int main(void)
@@ -1172,6 +1605,15 @@ int main(void)
         SCRATCH_TEST(test_store_stats_unknown_names_ignored_missing_zero),
         SCRATCH_TEST(test_store_stats_visit_in_declaration_order),
         SCRATCH_TEST(test_store_streaming_200k_sessions),
+        SCRATCH_TEST(test_store_sized_add_matches_streaming_byte_for_byte),
+        SCRATCH_TEST(test_store_sized_cursors_out_of_order_match_streaming),
+        SCRATCH_TEST(test_store_sized_zero_sessions_matches_streaming),
+        SCRATCH_TEST(test_store_sized_session_longer_than_buffer),
+        SCRATCH_TEST(test_store_sized_two_threads_match_streaming),
+        SCRATCH_TEST(test_store_sized_open_rejects_impossible_totals),
+        SCRATCH_TEST(test_store_cursor_ranges_checked),
+        SCRATCH_TEST(test_store_sized_incomplete_refused),
+        SCRATCH_TEST(test_store_sized_track_index_out_of_range_names_first_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
