@@ -49,6 +49,15 @@ sr_model_config sr_model_config_paper(sr_model_kind kind)
     return c;
 }
 
+sr_model_config sr_model_config_paper_authors_loss(sr_model_kind kind)
+{
+    sr_model_config c = sr_model_config_paper(kind);
+    c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+    c.negatives = SR_MODEL_AUTHORS_NEGATIVES;
+    c.log_q = false;
+    return c;
+}
+
 sr_err sr_model_config_check(const sr_model_config *c)
 {
     if (!c)
@@ -79,7 +88,7 @@ sr_err sr_model_config_check(const sr_model_config *c)
         return sr_errorf(SR_ERR_ARG, "model config: mask_prob = %g, need (0, 1]",
                          (double)c->mask_prob);
     if (c->loss != SR_MODEL_LOSS_KIND_FULL_CE && c->loss != SR_MODEL_LOSS_KIND_SAMPLED &&
-        c->loss != SR_MODEL_LOSS_KIND_BCE)
+        c->loss != SR_MODEL_LOSS_KIND_BCE && c->loss != SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS)
         return sr_errorf(SR_ERR_ARG, "model config: loss %d unknown", (int)c->loss);
     if (c->loss != SR_MODEL_LOSS_KIND_FULL_CE && (c->negatives < 1 || c->negatives > 1 << 20))
         return sr_errorf(SR_ERR_ARG, "model config: negatives = %d, need 1..%d", c->negatives,
@@ -112,6 +121,18 @@ const sr_model_config *sr_model_config_of(const sr_model *m)
 }
 
 /* ---- layout ---------------------------------------------------------------------- */
+
+/* SAMPLED_AUTHORS: the widest candidate list of a batch of B_max sequences
+ * holds at most T = B_max L distinct targets + N negatives, and never more
+ * than the I items; its logits run on that width rounded up to the granule
+ * (sr_model_impl.h). 0 for the other loss kinds. */
+static int64_t authors_cols_max(const sr_model_config *c, int B_max)
+{
+    if (c->loss != SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS)
+        return 0;
+    int64_t n = SR_MIN((int64_t)B_max * c->L + c->negatives, (int64_t)c->I);
+    return (n + SR_MODEL_CAND_GRANULE - 1) / SR_MODEL_CAND_GRANULE * SR_MODEL_CAND_GRANULE;
+}
 
 /* Each tensor starts on a 16-float (64-byte) boundary of the block. */
 static size_t align16(size_t n)
@@ -234,6 +255,10 @@ static size_t layout_arena(sr_model *m, unsigned char *base)
     const size_t H = (size_t)c->heads;
     const size_t N = (size_t)(c->loss == SR_MODEL_LOSS_KIND_FULL_CE ? 0 : c->negatives);
     const size_t C = (size_t)SR_MIN(c->chunk, c->I);
+    /* columns of the [T, Nc] logits of the shared-candidate losses: N
+     * negatives (SAMPLED, BCE) or the authors' padded candidate width */
+    const bool authors = c->loss == SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+    const size_t Nc = authors ? (size_t)m->cand_cols_max : N;
     size_t off = 0;
     a->idx = carve(base, &off, sizeof(int32_t) * T);      /* [T] input rows of the item table */
     a->fbidx = carve(base, &off, sizeof(int32_t) * T);    /* [T] feedback row or -1 */
@@ -276,13 +301,16 @@ static size_t layout_arena(sr_model *m, unsigned char *base)
     a->q_pos = CARVE_F(T);                                /* [T] q of each target */
     a->pos_logit = CARVE_F(T);                            /* [T] */
     a->dpos = CARVE_F(T);                                 /* [T] */
-    size_t nneg = c->loss == SR_MODEL_LOSS_KIND_BCE ? T * N : N;
-    a->neg_items = carve(base, &off, sizeof(int32_t) * nz(nneg)); /* [N] or [T, N] */
-    a->neg_q = CARVE_F(nz(N));                        /* [N] */
-    a->neg_logit = CARVE_F(nz(T * N));            /* [T, N] */
-    a->dneg = CARVE_F(nz(T * N));                 /* [T, N] */
-    a->negE = CARVE_F(nz(N * D));                 /* [N, D] gathered negatives */
-    a->dnegE = CARVE_F(nz(N * D));                /* [N, D] */
+    size_t nneg = c->loss == SR_MODEL_LOSS_KIND_BCE ? T * N
+                  : authors                         ? (size_t)m->cand_cap
+                                                    : N;
+    /* [N], [T, N], or the authors' list [cand_cap] */
+    a->neg_items = carve(base, &off, sizeof(int32_t) * nz(nneg));
+    a->neg_q = CARVE_F(nz(N));                    /* [N] */
+    a->neg_logit = CARVE_F(nz(T * Nc));           /* [T, Nc] */
+    a->dneg = CARVE_F(nz(T * Nc));                /* [T, Nc] */
+    a->negE = CARVE_F(nz(Nc * D));                /* [Nc, D] gathered negatives */
+    a->dnegE = CARVE_F(nz(Nc * D));               /* [Nc, D] */
     /* gradient scratch */
     a->dz = CARVE_F(T * D);                               /* [T, D] */
     a->dh = CARVE_F(T * D);                               /* [T, D] */
@@ -349,6 +377,7 @@ sr_err sr_model_new(const sr_model_config *cfg, int B_max, sr_model **out)
                            (double)SR_MIN(cfg->chunk, cfg->I));
     if (cfg->loss != SR_MODEL_LOSS_KIND_FULL_CE)
         widest = SR_MAX(widest, (double)cfg->negatives);
+    widest = SR_MAX(widest, (double)authors_cols_max(cfg, B_max));
     if (T * widest > (double)INT32_MAX || (double)(cfg->I + 1) * cfg->D > (double)INT32_MAX)
         return sr_errorf(SR_ERR_LIMIT, "sr_model_new: B_max %d x L %d x width %.0f too large",
                          B_max, cfg->L, widest);
@@ -363,6 +392,11 @@ sr_err sr_model_new(const sr_model_config *cfg, int B_max, sr_model **out)
     m->params = aligned_alloc(64, align16(m->n_params) * sizeof(float));
     m->grads = aligned_alloc(64, align16(m->n_params) * sizeof(float));
     m->touched = calloc((size_t)m->Ir, 1);
+    m->cand_cols_max = (int)authors_cols_max(cfg, B_max);
+    /* the sampler writes every target before deduplicating them */
+    m->cand_cap = m->cand_cols_max == 0
+                      ? 0
+                      : SR_MAX(B_max * cfg->L + cfg->negatives, m->cand_cols_max);
     m->arena_bytes = (layout_arena(m, NULL) + 63u) & ~(size_t)63u;
     m->arena = aligned_alloc(64, m->arena_bytes);
     if (!m->params || !m->grads || !m->touched || !m->arena) {
@@ -458,6 +492,15 @@ const uint8_t *sr_model_item_touched(const sr_model *m)
 const float *sr_model_hidden(const sr_model *m)
 {
     return m->a.h;
+}
+
+const int32_t *sr_model_candidates(const sr_model *m, int *n, int *n_distinct)
+{
+    if (n)
+        *n = m->n_cand;
+    if (n_distinct)
+        *n_distinct = m->n_distinct;
+    return m->n_cand > 0 ? m->a.neg_items : NULL;
 }
 
 /* ---- encoder ----------------------------------------------------------------------- */

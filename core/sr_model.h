@@ -16,7 +16,10 @@
  * layout (sr_model_tensor lists the named views); activations live in one
  * arena sized at creation for (B_max, L); the full cross-entropy visits the
  * catalogue in chunks of C items, so the arena holds [T, C] logits, never
- * [T, I]. Nothing is allocated in sr_model_forward_backward.
+ * [T, I]; SAMPLED_AUTHORS holds [T, min(T + N, I)] logits (width rounded up
+ * to a multiple of 128). Nothing is allocated in
+ * sr_model_forward_backward (apart from a oneDNN primitive the first time a
+ * shape is seen).
  *
  * Thread safety: a model is not thread-safe (it owns the arena); kernels
  * inside a call use OpenMP. Results are bit-identical for a given thread
@@ -47,7 +50,12 @@ typedef enum sr_model_head {
 typedef enum sr_model_loss {
     SR_MODEL_LOSS_KIND_FULL_CE = 0, /* softmax CE over all I items, chunked */
     SR_MODEL_LOSS_KIND_SAMPLED,     /* sampled softmax, N negatives shared by the batch */
-    SR_MODEL_LOSS_KIND_BCE          /* binary CE, N negatives per target row */
+    SR_MODEL_LOSS_KIND_BCE,         /* binary CE, N negatives per target row */
+    /* the authors' sampled softmax (docs/losses.md): candidates = the batch's
+     * distinct targets + N uniform negatives drawn without replacement from
+     * the other items, no log-Q, hits removed; the list's length varies with
+     * the batch (and so does the loss with the batch size) */
+    SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS
 } sr_model_loss_kind;
 
 typedef enum sr_model_context {
@@ -73,8 +81,8 @@ typedef struct sr_model_config {
     bool feedback;    /* add learned fb[skipped] (fb: [2, D]) to each input play */
     float mask_prob;  /* BERT4Rec cloze probability, (0, 1] */
     sr_model_loss_kind loss;
-    int negatives;    /* N for SAMPLED / BCE */
-    bool log_q;       /* SAMPLED: subtract log q (needs a sampler's q) */
+    int negatives;    /* N for SAMPLED / BCE / SAMPLED_AUTHORS (the authors: 1000) */
+    bool log_q;       /* SAMPLED only: subtract log q (needs a sampler's q) */
     sr_target_mode target; /* SASRec targets: next play or next listened */
     float lambda;     /* weight of the skip term; 0 = off */
     float tau;        /* skip-term temperature, > 0 */
@@ -84,12 +92,25 @@ typedef struct sr_model_config {
     uint64_t seed;    /* init, dropout masks, cloze masks, negatives */
 } sr_model_config;
 
+/* Negatives of the authors' sampled softmax (their sampled_softmax(num=1000)). */
+#define SR_MODEL_AUTHORS_NEGATIVES 1000
+
 /* The authors' settings (SPEC.md section 3): D 128, 2 layers, 8 heads, FFN
  * 128, dropout 0.2, L 20, authors' head, tied table, no feedback embedding,
  * full CE on next-play targets, lambda 1, tau 0.1, item-embedding context,
  * mask_prob 0.2 (BERT4Rec), chunk 4096, init normal(0, 0.02), seed 1. I is
- * left 0: the caller sets the catalogue size. */
+ * left 0: the caller sets the catalogue size.
+ * The loss is our full CE, not the authors' (docs/model.md, difference 8).
+ * To train with their exact loss for comparison, use
+ * sr_model_config_paper_authors_loss, or equivalently set
+ *   c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+ *   c.negatives = SR_MODEL_AUTHORS_NEGATIVES;   (log_q is not read) */
 sr_model_config sr_model_config_paper(sr_model_kind kind);
+
+/* sr_model_config_paper with the authors' main loss: SAMPLED_AUTHORS with
+ * 1000 negatives and log_q false (the authors' loss has no correction; the
+ * field is not read by that kind, false just says so). */
+sr_model_config sr_model_config_paper_authors_loss(sr_model_kind kind);
 
 /* SR_ERR_ARG naming the first bad field and its value. HIDDEN context with
  * BERT4Rec is refused (the bidirectional state at t has attended to its own
@@ -109,6 +130,7 @@ const sr_model_config *sr_model_config_of(const sr_model *m);
 
 /* Use `s` (borrowed; must outlive the model or be replaced) for drawing
  * negatives and for the log-Q probabilities. NULL restores the uniform one.
+ * SAMPLED_AUTHORS does not use it: the authors' negatives are uniform.
  * SR_ERR_ARG when its size differs from I. */
 sr_err sr_model_set_sampler(sr_model *m, const sr_sampler *s);
 
@@ -151,7 +173,8 @@ typedef struct sr_model_batch {
     const uint8_t *valid;    /* [B, L] 0/1: 0 = padding or a play outside the window */
     uint64_t step;           /* stream of dropout masks, cloze masks and drawn negatives */
     const uint8_t *cloze;    /* BERT4Rec: [B, L] 1 = masked, or NULL = draw (mask_prob) */
-    const int32_t *neg_items;/* SAMPLED: [N]; BCE: [B, L, N]; NULL = draw from the sampler */
+    const int32_t *neg_items;/* SAMPLED: [N]; BCE: [B, L, N]; NULL = draw from the sampler;
+                              * SAMPLED_AUTHORS: must be NULL (drawn from (seed, step)) */
     const float *neg_q;      /* SAMPLED with log_q: [N] q of neg_items; NULL = the sampler's */
 } sr_model_batch;
 
@@ -167,7 +190,8 @@ typedef struct sr_model_loss_parts {
  * gradient block, then fills it with dL/dparams for
  * L = L_rec + lambda * L_nf, and reports the loss parts.
  * SR_ERR_ARG for a batch that does not fit (B, a valid track outside
- * [0, I), a given cloze mask that masks padding). */
+ * [0, I), a given cloze mask that masks padding, neg_items given to
+ * SAMPLED_AUTHORS). */
 sr_err sr_model_forward_backward(sr_model *m, const sr_model_batch *batch, sr_dnnl_ctx *ctx,
                                  sr_model_loss_parts *out);
 
@@ -179,6 +203,14 @@ sr_err sr_model_loss(sr_model *m, const sr_model_batch *batch, sr_dnnl_ctx *ctx,
 /* Final hidden states of the last forward: [B, L, D] (after the final
  * LayerNorm, before the head). Valid until the next call on the model. */
 const float *sr_model_hidden(const sr_model *m);
+
+/* The shared candidate list of the last SAMPLED_AUTHORS forward: [*n] item
+ * indices, the batch's *n_distinct distinct targets ascending, then the
+ * negatives ascending (N of them, or every remaining item when fewer than N
+ * are left). Each row scores its own target against all the others. NULL
+ * with *n = *n_distinct = 0 for other loss kinds and before the first
+ * forward. Valid until the next call on the model. n, n_distinct: NULL ok. */
+const int32_t *sr_model_candidates(const sr_model *m, int *n, int *n_distinct);
 
 /* ---- inference --------------------------------------------------------------- */
 

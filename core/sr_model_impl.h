@@ -51,6 +51,13 @@ typedef struct sr_model_arena {
 
 #define SR_MODEL_MAX_TENSORS (8 + 16 * SR_MODEL_MAX_LAYERS)
 
+/* SAMPLED_AUTHORS: the candidate list changes length with every batch, but
+ * the three products over it run on a width rounded up to a multiple of
+ * this many columns (padding columns: item -1, logit -inf, gradient 0), so
+ * the oneDNN context sees a few shapes instead of creating (allocating) a
+ * primitive for almost every batch. */
+#define SR_MODEL_CAND_GRANULE 128
+
 struct sr_model {
     sr_model_config cfg;
     int B_max;
@@ -67,6 +74,12 @@ struct sr_model {
     sr_model_arena a;
     sr_sampler *own_sampler;      /* uniform over I */
     const sr_sampler *sampler;    /* own_sampler or borrowed */
+    /* SAMPLED_AUTHORS (0 otherwise): a.neg_items holds cand_cap entries
+     * (>= B_max L + N, the list before deduplication, and >= cand_cols_max);
+     * [T, cand_cols_max] logits; the last forward's list had n_cand entries,
+     * n_distinct of them targets (0 before the first forward). */
+    int cand_cap, cand_cols_max;
+    int n_cand, n_distinct;
 };
 
 /* Encoder forward from a->idx, a->fbidx, a->valid (B sequences) to a->h. */

@@ -1,6 +1,6 @@
 /* sr_model_train.c - one training step's forward and backward of
  * L = L_rec + lambda * L_nf over a batch (sr_model.h, docs/model.md):
- * batch checks, SASRec targets / BERT4Rec cloze masks, the three
+ * batch checks, SASRec targets / BERT4Rec cloze masks, the four
  * recommendation losses on top of the head and the skip-contrastive term.
  *
  * Dimension legend: see sr_model.c (B, L, D, I, N, T = B * L, C chunk,
@@ -99,6 +99,50 @@ static sr_err prepare_batch(sr_model *m, const sr_model_batch *bt)
     return SR_OK;
 }
 
+/* Columns the authors' candidate list is padded to (sr_model_impl.h). */
+static int candidate_cols(int n)
+{
+    return (n + SR_MODEL_CAND_GRANULE - 1) / SR_MODEL_CAND_GRANULE * SR_MODEL_CAND_GRANULE;
+}
+
+/* The authors' candidate list (sr_sampler_candidates_authors) from the
+ * (seed, step) stream of the negatives: the batch's distinct targets, then
+ * N items drawn uniformly without replacement from the others, then -1
+ * padding up to candidate_cols. When fewer than N items are not targets
+ * (a catalogue hardly larger than a batch), all of them are taken. */
+static sr_err prepare_candidates(sr_model *m, const sr_model_batch *bt)
+{
+    const sr_model_config *c = &m->cfg;
+    sr_model_arena *a = &m->a;
+    const int T = bt->B * c->L;
+    if (bt->neg_items)
+        return sr_errorf(SR_ERR_ARG,
+                         "model batch: neg_items given, but the authors' sampled softmax "
+                         "draws its candidates from (seed, step %llu)",
+                         (unsigned long long)bt->step);
+    sr_rng r;
+    seed_stream(&r, c->seed, bt->step, SALT_NEG);
+    int n_neg = c->negatives, d = 0, n = 0;
+    sr_err e;
+    if ((int64_t)sr_targets_count(a->targets, T) + n_neg > (int64_t)c->I) {
+        /* maybe too few items left: count the distinct targets first (a
+         * call without negatives draws nothing from r) */
+        if ((e = sr_sampler_candidates_authors(a->targets, T, c->I, 0, &r, a->neg_items,
+                                               m->cand_cap, &d, &n)) != SR_OK)
+            return e;
+        n_neg = (int)SR_MIN((int64_t)n_neg, (int64_t)c->I - d);
+    }
+    if ((e = sr_sampler_candidates_authors(a->targets, T, c->I, n_neg, &r, a->neg_items,
+                                           m->cand_cap, &d, &n)) != SR_OK)
+        return e;
+    SR_ASSERT(candidate_cols(n) <= m->cand_cols_max);
+    for (int j = n; j < candidate_cols(n); j++)
+        a->neg_items[j] = -1;
+    m->n_cand = n;
+    m->n_distinct = d;
+    return SR_OK;
+}
+
 /* Negatives of the sampled losses: from the batch or drawn from the sampler. */
 static sr_err prepare_negatives(sr_model *m, const sr_model_batch *bt)
 {
@@ -107,6 +151,8 @@ static sr_err prepare_negatives(sr_model *m, const sr_model_batch *bt)
     const int T = bt->B * c->L, N = c->negatives;
     if (c->loss == SR_MODEL_LOSS_KIND_FULL_CE)
         return SR_OK;
+    if (c->loss == SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS)
+        return prepare_candidates(m, bt);
     const int n = c->loss == SR_MODEL_LOSS_KIND_SAMPLED ? N : T * N;
     if (bt->neg_items) {
         for (int j = 0; j < n; j++) {
@@ -216,21 +262,31 @@ static sr_err loss_full_ce(sr_model *m, sr_dnnl_ctx *ctx, const float *z, float 
     return SR_OK;
 }
 
-/* Sampled softmax with N negatives shared by the batch. */
+/* Sampled softmax over N candidate columns shared by the batch,
+ * a->neg_items[0, N): the first n_real are items, the rest padding (item
+ * -1, logit -inf: probability 0, gradient 0). SAMPLED: N = n_real =
+ * negatives; SAMPLED_AUTHORS: the candidate list padded to candidate_cols,
+ * so the products see a fixed width. */
 static sr_err loss_sampled(sr_model *m, sr_dnnl_ctx *ctx, const float *z, float *dz, int T,
-                           bool backward, double *loss, int *n_targets)
+                           int N, int n_real, sr_sampled_opts opts, bool backward, double *loss,
+                           int *n_targets)
 {
     const sr_model_config *c = &m->cfg;
     sr_model_arena *a = &m->a;
-    const int D = c->D, N = c->negatives;
+    const int D = c->D;
     sr_err e;
-    for (int j = 0; j < N; j++)
+    for (int j = 0; j < n_real; j++)
         memcpy(a->negE + (size_t)j * D, m->p.out + (size_t)a->neg_items[j] * D,
                sizeof(float) * (size_t)D);
+    memset(a->negE + (size_t)n_real * D, 0, sizeof(float) * (size_t)(N - n_real) * (size_t)D);
     target_logits(m, z, T);
     if ((e = sr_matmul_nt(ctx, z, D, a->negE, D, a->neg_logit, N, T, N, D, false)) != SR_OK)
         return e;
-    sr_sampled_opts opts = { .log_q = c->log_q, .remove_hits = true };
+    if (n_real < N) {
+        for (int t = 0; t < T; t++)
+            for (int j = n_real; j < N; j++)
+                a->neg_logit[(size_t)t * N + j] = -INFINITY;
+    }
     int n = sr_targets_count(a->targets, T);
     float scale = n > 0 ? 1.0f / (float)n : 0.0f;
     if (backward) {
@@ -238,7 +294,7 @@ static sr_err loss_sampled(sr_model *m, sr_dnnl_ctx *ctx, const float *z, float 
         memset(a->dneg, 0, sizeof(float) * (size_t)T * (size_t)N);
     }
     *loss = sr_sampled_softmax(a->pos_logit, a->neg_logit, a->targets, a->neg_items,
-                               c->log_q ? a->q_pos : NULL, c->log_q ? a->neg_q : NULL, T, N,
+                               opts.log_q ? a->q_pos : NULL, opts.log_q ? a->neg_q : NULL, T, N,
                                opts, scale, backward ? a->dpos : NULL,
                                backward ? a->dneg : NULL, n_targets);
     if (!backward || n == 0)
@@ -247,8 +303,9 @@ static sr_err loss_sampled(sr_model *m, sr_dnnl_ctx *ctx, const float *z, float 
     if ((e = sr_matmul_nn(ctx, a->dneg, N, a->negE, D, dz, D, T, D, N, true)) != SR_OK ||
         (e = sr_matmul_tn(ctx, a->dneg, N, z, D, a->dnegE, D, N, D, T, false)) != SR_OK)
         return e;
-    /* scatter in j order: a duplicate negative adds its rows in a fixed order */
-    for (int j = 0; j < N; j++) {
+    /* scatter in j order: a duplicate negative adds its rows in a fixed
+     * order; padding columns have no row (and a zero gradient) */
+    for (int j = 0; j < n_real; j++) {
         float *ge = m->g.out + (size_t)a->neg_items[j] * D;
         const float *src = a->dnegE + (size_t)j * D;
         for (int d = 0; d < D; d++)
@@ -322,6 +379,7 @@ static sr_err run(sr_model *m, const sr_model_batch *bt, sr_dnnl_ctx *ctx, bool 
     if (!out)
         return sr_errorf(SR_ERR_ARG, "model step: loss parts pointer is NULL");
     memset(out, 0, sizeof *out);
+    m->n_cand = m->n_distinct = 0;
     if ((e = prepare_batch(m, bt)) != SR_OK || (e = prepare_negatives(m, bt)) != SR_OK)
         return e;
     const int B = bt->B, L = c->L, D = c->D, T = B * L;
@@ -347,8 +405,17 @@ static sr_err run(sr_model *m, const sr_model_batch *bt, sr_dnnl_ctx *ctx, bool 
     case SR_MODEL_LOSS_KIND_FULL_CE:
         e = loss_full_ce(m, ctx, z, dz, T, backward, &rec, &n_targets);
         break;
-    case SR_MODEL_LOSS_KIND_SAMPLED:
-        e = loss_sampled(m, ctx, z, dz, T, backward, &rec, &n_targets);
+    case SR_MODEL_LOSS_KIND_SAMPLED: {
+        sr_sampled_opts opts = { .log_q = c->log_q, .remove_hits = true };
+        e = loss_sampled(m, ctx, z, dz, T, c->negatives, c->negatives, opts, backward, &rec,
+                         &n_targets);
+        break;
+    }
+    case SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS:
+        /* no log-Q; each row's own target, also a candidate, is removed
+         * from its negatives as an accidental hit */
+        e = loss_sampled(m, ctx, z, dz, T, candidate_cols(m->n_cand), m->n_cand,
+                         sr_sampled_opts_authors(), backward, &rec, &n_targets);
         break;
     case SR_MODEL_LOSS_KIND_BCE:
         e = loss_bce(m, z, dz, T, backward, &rec, &n_targets);

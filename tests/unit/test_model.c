@@ -3,7 +3,9 @@
  * every parameter tensor for each model kind, loss kind, head, skip-term
  * context and option; causality; padding independence; determinism; the
  * chunked full CE against a naive loop; scoring against the batch path;
- * batch and config validation.
+ * batch and config validation; the authors' sampled softmax
+ * (SAMPLED_AUTHORS) against their formulation written out, its candidate
+ * list, and its dependence on the batch size.
  *
  * The batch (I = 13, L = 5, B = 3) mixes layouts: sequence 0 is full,
  * sequence 1 is right-padded (3 plays), sequence 2 is left-padded (4 plays).
@@ -15,6 +17,8 @@
  * (p=2), t=2 (p=3), negatives {1, 4}; seq 1: t=1 (p=2), negative {0};
  * seq 2: t=1 (p=3), t=3 (p=4), negative {2}: 5 anchors.
  * NEXT_PLAY targets: seq 0: 4 (positions 0-3), seq 1: 2, seq 2: 3 -> 9.
+ * Their distinct items: seq 0 {1, 7, 12}, the batch {0, 1, 2, 6, 7, 9, 11, 12}.
+ * BERT4Rec targets (k_cloze): 7, 7 (seq 0), 5 (seq 1), 6 (seq 2): {5, 6, 7}.
  */
 #include "sr_test.h"
 
@@ -242,6 +246,28 @@ static void test_gradcheck_bert4rec_bce_skip(void **state)
     c.negatives = TNB;
     c.lambda = 0.3f;
     gradcheck_config(&c, 4, 5);
+}
+
+/* The authors' sampled softmax: the candidates (8 distinct targets + 4
+ * negatives out of the other 5 items) depend on the targets and the step
+ * only, so the loss is a fixed function of the parameters. */
+static void test_gradcheck_sasrec_sampled_authors_skip(void **state)
+{
+    (void)state;
+    sr_model_config c = tiny_config(SR_MODEL_KIND_SASREC);
+    c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+    c.lambda = 1.0f;
+    gradcheck_config(&c, 9, 5);
+}
+
+static void test_gradcheck_bert4rec_sampled_authors_plain_head_untied(void **state)
+{
+    (void)state;
+    sr_model_config c = tiny_config(SR_MODEL_KIND_BERT4REC);
+    c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+    c.head = SR_MODEL_HEAD_PLAIN;
+    c.tied = false;
+    gradcheck_config(&c, 4, 0);
 }
 
 /* With dropout on, the masks depend only on (seed, step, site): the loss is
@@ -622,6 +648,252 @@ static void test_set_sampler_changes_log_q_and_checks_size(void **state)
     fixture_free(&f);
 }
 
+/* ---- the authors' sampled softmax ------------------------------------------------- */
+
+static const int32_t k_targets_sasrec[TB * TL] = { 7, 1, 7, 12, -1, 2, 9, -1, -1, -1,
+                                                   -1, 0, 11, 6, -1 };
+static const int32_t k_targets_bert[TB * TL] = { -1, 7, -1, 7, -1, 5, -1, -1, -1, -1,
+                                                 -1, -1, -1, -1, 6 };
+
+/* Their formulation written out (docs/losses.md): every row with a target
+ * in [t0, t1) scores each candidate once, the label is the target's place
+ * in the list, loss = logsumexp - logit of the label; the mean over those
+ * rows. z = h (PLAIN head), E the output table. */
+static double authors_direct_loss(const float *h, const float *E, int D, const int32_t *targets,
+                                  int t0, int t1, const int32_t *cand, int nc)
+{
+    assert_true(nc <= TI);
+    double sum = 0.0;
+    int n = 0;
+    for (int t = t0; t < t1; t++) {
+        if (targets[t] < 0)
+            continue;
+        double lg[TI], mx = -INFINITY, se = 0.0;
+        int label = -1;
+        for (int j = 0; j < nc; j++) {
+            lg[j] = 0.0;
+            for (int d = 0; d < D; d++)
+                lg[j] += (double)h[t * D + d] * (double)E[cand[j] * D + d];
+            mx = fmax(mx, lg[j]);
+            if (cand[j] == targets[t]) {
+                assert_int_equal(label, -1); /* in the list exactly once */
+                label = j;
+            }
+        }
+        assert_true(label >= 0);
+        for (int j = 0; j < nc; j++)
+            se += exp(lg[j] - mx);
+        sum += mx + log(se) - lg[label];
+        n++;
+    }
+    return n > 0 ? sum / n : 0.0;
+}
+
+/* The candidate list: the distinct targets (worked out by hand) ascending,
+ * then n_neg distinct non-target items ascending. */
+static void check_candidate_list(const int32_t *cand, int n, int nd, const int32_t *distinct,
+                                 int n_distinct, int n_neg)
+{
+    assert_non_null(cand);
+    assert_int_equal(nd, n_distinct);
+    assert_int_equal(n, n_distinct + n_neg);
+    for (int j = 0; j < n_distinct; j++)
+        assert_int_equal(cand[j], distinct[j]);
+    for (int j = n_distinct; j < n; j++) {
+        assert_true(cand[j] >= 0 && cand[j] < TI);
+        if (j > n_distinct)
+            assert_true(cand[j] > cand[j - 1]);
+        for (int k = 0; k < n_distinct; k++)
+            assert_true(cand[j] != distinct[k]);
+    }
+}
+
+/* The model's SAMPLED_AUTHORS loss equals their formulation computed here
+ * from the hidden states, the item table and the model's candidate list,
+ * for both kinds. Keeping each row's own target as one of its negatives
+ * (no hit removal) counts it twice, and so does a padding column that is
+ * not masked out: both were seen to fail here. Every candidate's table row
+ * is marked touched (the sparse optimiser relies on it). */
+static void test_sampled_authors_loss_equals_direct_formulation(void **state)
+{
+    (void)state;
+    static const int32_t distinct_sasrec[8] = { 0, 1, 2, 6, 7, 9, 11, 12 };
+    static const int32_t distinct_bert[3] = { 5, 6, 7 };
+    for (int kind = 0; kind < 2; kind++) {
+        sr_model_config c = tiny_config(kind ? SR_MODEL_KIND_BERT4REC : SR_MODEL_KIND_SASREC);
+        c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+        c.head = SR_MODEL_HEAD_PLAIN;
+        fixture f;
+        fixture_init(&f, &c);
+        assert_null(f.batch.neg_items);
+        sr_model_loss_parts parts;
+        fixture_step(&f, &parts);
+        int n = 0, nd = 0;
+        const int32_t *cand = sr_model_candidates(f.m, &n, &nd);
+        if (kind == 0)
+            check_candidate_list(cand, n, nd, distinct_sasrec, 8, TNS);
+        else
+            check_candidate_list(cand, n, nd, distinct_bert, 3, TNS);
+        const int32_t *targets = kind ? k_targets_bert : k_targets_sasrec;
+        const float *E = sr_model_tensor_find(f.m, "item")->param;
+        double direct =
+            authors_direct_loss(sr_model_hidden(f.m), E, c.D, targets, 0, TB * TL, cand, n);
+        assert_int_equal(parts.n_targets, kind ? 4 : 9);
+        SR_ASSERT_NEAR(parts.rec, direct, 1e-5 * fabs(direct));
+        const uint8_t *touched = sr_model_item_touched(f.m);
+        for (int j = 0; j < n; j++)
+            assert_int_equal(touched[cand[j]], 1);
+
+        /* the list is a function of (seed, step): the same step again gives
+         * the same negatives; among a few other steps some differ (4 of the
+         * 5 or 10 non-targets each time) */
+        int32_t first[TI];
+        memcpy(first, cand, sizeof(int32_t) * (size_t)n);
+        (void)fixture_loss(&f);
+        cand = sr_model_candidates(f.m, NULL, NULL);
+        assert_memory_equal(first, cand, sizeof(int32_t) * (size_t)n);
+        bool differs = false;
+        for (uint64_t step = 4; step < 9 && !differs; step++) {
+            f.batch.step = step;
+            (void)fixture_loss(&f);
+            int n2 = 0;
+            cand = sr_model_candidates(f.m, &n2, NULL);
+            assert_int_equal(n2, n);
+            differs = memcmp(first, cand, sizeof(int32_t) * (size_t)n) != 0;
+        }
+        assert_true(differs);
+        fixture_free(&f);
+    }
+}
+
+/* With more negatives than non-target items, every item is taken: the
+ * candidate list is the whole catalogue in order, and the authors' loss is
+ * then the full softmax CE - the same loss and gradients as FULL_CE from the
+ * same seed (same initial parameters). */
+static void test_sampled_authors_over_the_whole_catalogue_equals_full_ce(void **state)
+{
+    (void)state;
+    sr_model_config c = tiny_config(SR_MODEL_KIND_SASREC);
+    c.lambda = 0.5f;
+    sr_model_config ca = c;
+    ca.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+    ca.negatives = 10; /* only 13 - 8 = 5 items are not targets */
+    fixture full, auth;
+    fixture_init(&full, &c);
+    fixture_init(&auth, &ca);
+    sr_model_loss_parts pf, pa;
+    fixture_step(&full, &pf);
+    fixture_step(&auth, &pa);
+    int n = 0, nd = 0;
+    const int32_t *cand = sr_model_candidates(auth.m, &n, &nd);
+    assert_int_equal(nd, 8);
+    assert_int_equal(n, TI);
+    /* the 8 distinct targets, then the 5 non-targets, each ascending */
+    static const int32_t all[TI] = { 0, 1, 2, 6, 7, 9, 11, 12, 3, 4, 5, 8, 10 };
+    for (int j = 0; j < TI; j++)
+        assert_int_equal(cand[j], all[j]);
+    assert_int_equal(pa.n_targets, pf.n_targets);
+    SR_ASSERT_NEAR(pa.rec, pf.rec, 1e-6 * pf.rec);
+    SR_ASSERT_NEAR(pa.total, pf.total, 1e-6 * pf.total);
+    const size_t np = sr_model_param_count(full.m);
+    const float *gf = sr_model_grads(full.m), *ga = sr_model_grads(auth.m);
+    float gmax = 0.0f;
+    for (size_t i = 0; i < np; i++) {
+        SR_ASSERT_NEAR(ga[i], gf[i], 1e-6 + 1e-4 * fabs(gf[i]));
+        gmax = fmaxf(gmax, fabsf(gf[i]));
+    }
+    assert_true(gmax > 1e-2f);
+    fixture_free(&full);
+    fixture_free(&auth);
+}
+
+/* SPEC.md section 6 item 5: in the authors' construction a batch's other
+ * targets are every row's negatives, so the candidate count, and with it a
+ * session's loss (their sampled hit rates too, which used the same list),
+ * depends on the batch size. Sequence 0 alone: its 3 distinct targets + 4
+ * negatives = 7 candidates; in the 3-sequence batch: 8 + 4 = 12. Its hidden
+ * states are bit-identical in both batches, yet its rows' mean loss under
+ * the larger list differs from its loss alone. */
+static void test_sampled_authors_candidate_count_depends_on_batch_size(void **state)
+{
+    (void)state;
+    static const int32_t distinct_seq0[3] = { 1, 7, 12 };
+    static const int32_t distinct_all[8] = { 0, 1, 2, 6, 7, 9, 11, 12 };
+    sr_model_config c = tiny_config(SR_MODEL_KIND_SASREC);
+    c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+    c.head = SR_MODEL_HEAD_PLAIN;
+    fixture f;
+    fixture_init(&f, &c);
+    const float *E = sr_model_tensor_find(f.m, "item")->param;
+    sr_model_loss_parts p1, p3;
+    int n = 0, nd = 0;
+
+    f.batch.B = 1;
+    assert_int_equal(sr_model_loss(f.m, &f.batch, f.ctx, &p1), SR_OK);
+    const int32_t *cand = sr_model_candidates(f.m, &n, &nd);
+    check_candidate_list(cand, n, nd, distinct_seq0, 3, TNS);
+    assert_int_equal(n, 7);
+    assert_int_equal(p1.n_targets, 4);
+    float h1[TL * 8];
+    assert_int_equal(c.D, 8);
+    memcpy(h1, sr_model_hidden(f.m), sizeof h1);
+    SR_ASSERT_NEAR(p1.rec, authors_direct_loss(h1, E, c.D, k_targets_sasrec, 0, TL, cand, n),
+                   1e-5 * p1.rec);
+
+    f.batch.B = TB;
+    assert_int_equal(sr_model_loss(f.m, &f.batch, f.ctx, &p3), SR_OK);
+    cand = sr_model_candidates(f.m, &n, &nd);
+    check_candidate_list(cand, n, nd, distinct_all, 8, TNS);
+    assert_int_equal(n, 12);
+    const float *h3 = sr_model_hidden(f.m);
+    assert_memory_equal(h1, h3, sizeof h1);
+    double seq0_in_batch = authors_direct_loss(h3, E, c.D, k_targets_sasrec, 0, TL, cand, n);
+    assert_true(fabs(seq0_in_batch - p1.rec) > 1e-3);
+    SR_ASSERT_NEAR(p3.rec,
+                   authors_direct_loss(h3, E, c.D, k_targets_sasrec, 0, TB * TL, cand, n),
+                   1e-5 * p3.rec);
+    fixture_free(&f);
+}
+
+/* The preset for comparison, and what the kind refuses or leaves empty. */
+static void test_sampled_authors_preset_and_errors(void **state)
+{
+    (void)state;
+    sr_model_config p = sr_model_config_paper_authors_loss(SR_MODEL_KIND_BERT4REC);
+    sr_model_config base = sr_model_config_paper(SR_MODEL_KIND_BERT4REC);
+    assert_int_equal(p.loss, SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS);
+    assert_int_equal(p.negatives, 1000);
+    assert_false(p.log_q);
+    assert_true(p.D == base.D && p.L == base.L && p.lambda == base.lambda &&
+                p.head == base.head && p.mask_prob == base.mask_prob);
+    p.I = 5000;
+    assert_int_equal(sr_model_config_check(&p), SR_OK);
+    p.negatives = 0;
+    assert_int_equal(sr_model_config_check(&p), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "negatives = 0"));
+
+    sr_model_config c = tiny_config(SR_MODEL_KIND_SASREC);
+    c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS;
+    fixture f;
+    fixture_init(&f, &c);
+    int n = -1, nd = -1;
+    assert_null(sr_model_candidates(f.m, &n, &nd)); /* before the first forward */
+    assert_int_equal(n, 0);
+    assert_int_equal(nd, 0);
+    f.batch.neg_items = f.neg_shared;
+    sr_model_loss_parts parts;
+    assert_int_equal(sr_model_loss(f.m, &f.batch, f.ctx, &parts), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "neg_items given"));
+    fixture_free(&f);
+
+    c.loss = SR_MODEL_LOSS_KIND_SAMPLED;
+    fixture_init(&f, &c);
+    (void)fixture_loss(&f);
+    assert_null(sr_model_candidates(f.m, &n, NULL));
+    assert_int_equal(n, 0);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     /* At these tiny shapes OpenMP fork/join costs more than the work (and
@@ -639,6 +911,8 @@ int main(void)
         cmocka_unit_test(test_gradcheck_bert4rec_sampled_without_log_q),
         cmocka_unit_test(test_gradcheck_bert4rec_bce_skip),
         cmocka_unit_test(test_gradcheck_sasrec_with_dropout_at_fixed_step),
+        cmocka_unit_test(test_gradcheck_sasrec_sampled_authors_skip),
+        cmocka_unit_test(test_gradcheck_bert4rec_sampled_authors_plain_head_untied),
         cmocka_unit_test(test_sasrec_later_input_leaves_earlier_hidden_states_bit_identical),
         cmocka_unit_test(test_padded_positions_never_change_loss_gradients_or_valid_states),
         cmocka_unit_test(test_same_seed_bit_identical_and_thread_counts_agree),
@@ -650,6 +924,10 @@ int main(void)
         cmocka_unit_test(test_config_paper_preset_and_check_name_the_field),
         cmocka_unit_test(test_parameter_layout_is_one_block_with_named_views),
         cmocka_unit_test(test_set_sampler_changes_log_q_and_checks_size),
+        cmocka_unit_test(test_sampled_authors_loss_equals_direct_formulation),
+        cmocka_unit_test(test_sampled_authors_over_the_whole_catalogue_equals_full_ce),
+        cmocka_unit_test(test_sampled_authors_candidate_count_depends_on_batch_size),
+        cmocka_unit_test(test_sampled_authors_preset_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
