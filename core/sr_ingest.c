@@ -997,7 +997,7 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
     sr_log(SR_LOG_LEVEL_DEBUG,
            "ingest write: %zu parts on %d threads %.2f s, finish (checksums, fsync) %.2f s",
            st.n_parts, threads, t_parts - t_scan, t_end - t_parts);
-    sr_log(SR_LOG_LEVEL_INFO,
+    sr_log(SR_LOG_LEVEL_DEBUG,
            "ingested %s: %llu sessions, %llu plays, %llu tracks, skip rate %.3f, %llu rows "
            "rejected",
            store_path, (unsigned long long)s.sessions, (unsigned long long)s.interactions,

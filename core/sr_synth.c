@@ -1142,7 +1142,7 @@ sr_err sr_synth_write(const char *path, const sr_synth_opts *opts,
     }
     keep = true;
     synth_fsync_dir(path);
-    sr_log(SR_LOG_LEVEL_INFO, "synth: wrote %s: %llu sessions, %llu rows, skip_2 rate %.3f (%s)",
+    sr_log(SR_LOG_LEVEL_DEBUG, "synth: wrote %s: %llu sessions, %llu rows, skip_2 rate %.3f (%s)",
            path, (unsigned long long)S, (unsigned long long)rows,
            rows ? (double)skipped / (double)rows : 0.0, sr_synth_skips_name(o->skips));
     if (out) {
