@@ -614,7 +614,11 @@ static void srd_ops_stats(srd_ops *ops, const sr_proto_request *req, msgpack_sbu
     sr_proto_pack_str(&pk, "meta");
     msgpack_pack_map(&pk, 4);
     sr_proto_pack_kv_str(&pk, "split", srd_split_name(s->meta.split));
-    sr_proto_pack_kv_str(&pk, "skip_rule", sr_skip_rule_name(s->meta.skip_rule));
+    /* An events log takes its skip signal from its column-mapping config, not
+     * from an MSSD rule. */
+    sr_proto_pack_kv_str(&pk, "skip_rule", s->meta.source == SR_SOURCE_FORMAT_EVENTS
+                                               ? "events-config"
+                                               : sr_skip_rule_name(s->meta.skip_rule));
     sr_proto_pack_kv_str(&pk, "source", srd_source_name(s->meta.source));
     sr_proto_pack_str(&pk, "created");
     msgpack_pack_int64(&pk, s->meta.created);

@@ -535,6 +535,18 @@ static void test_events_ingest_with_kuairand_config(void **state)
     assert_int_equal(rt_get_u(&r, stats, "skipped"), 9467);
     rt.datasets++;
     rt_reply_free(&r);
+
+    /* its metadata says where the skip signal came from */
+    sr_proto_request sreq = { .op = SR_PROTO_OP_STATS };
+    sreq.u.name = rt_p("kuai");
+    rt_call(&sreq, &r);
+    assert_true(r.ok);
+    const sr_mp_node *meta = rt_get(&r, r.result, "meta");
+    const sr_mp_node *rule = rt_get(&r, meta, "skip_rule");
+    assert_int_equal(rule->type, SR_MP_TYPE_STR);
+    assert_true(rule->n == strlen("events-config") &&
+                memcmp(rule->v.s, "events-config", rule->n) == 0);
+    rt_reply_free(&r);
 }
 
 static void test_events_config_error_names_line(void **state)
