@@ -226,6 +226,62 @@ static inline double sr_loss_sigmoid(double x)
     return e / (1.0 + e);
 }
 
+/* The arguments of one per-row loss call, shared by its rows (sr_loss.h). */
+typedef struct sr_loss_rows {
+    const float *pos_logits, *neg_logits, *q_pos, *q_neg; /* [T], [T, N], [T], [N] */
+    const int32_t *targets, *neg_items; /* [T]; sampled [N], BCE [T, N] or NULL */
+    int N;
+    sr_sampled_opts opts; /* sampled softmax only */
+    double sc;            /* gradient scale */
+    float *dpos, *dneg;   /* [T], [T, N] or NULL */
+} sr_loss_rows;
+
+/* Loss of row t (which has a target); adds its gradients. */
+typedef double (*sr_loss_row_fn)(const sr_loss_rows *r, int t);
+
+/* Mean of row(r, t) over the rows t < T that have a target, their count in
+ * *n_targets (NULL ok). Each thread takes a contiguous range of rows and
+ * its partial sum; the partial sums are combined in thread order, so the
+ * result is deterministic for a given thread count. */
+static double sr_loss_rows_mean(const sr_loss_rows *r, int T, sr_loss_row_fn row,
+                                int *n_targets)
+{
+    double partial[SR_LOSS_MAX_THREADS];
+    int counts[SR_LOSS_MAX_THREADS];
+    int team = 1;
+    int nth = sr_loss_threads((size_t)T * (size_t)(r->N + 1));
+#pragma omp parallel num_threads(nth)
+    {
+        int ith = 0, got = 1;
+#ifdef _OPENMP
+        ith = omp_get_thread_num();
+        got = omp_get_num_threads();
+#endif
+        if (ith == 0)
+            team = got;
+        int lo = (int)((int64_t)T * ith / got), hi = (int)((int64_t)T * (ith + 1) / got);
+        double s = 0.0;
+        int n = 0;
+        for (int t = lo; t < hi; t++) {
+            if (r->targets[t] < 0)
+                continue;
+            s += row(r, t);
+            n++;
+        }
+        partial[ith] = s;
+        counts[ith] = n;
+    }
+    double sum = 0.0;
+    int n = 0;
+    for (int i = 0; i < team; i++) {
+        sum += partial[i];
+        n += counts[i];
+    }
+    if (n_targets)
+        *n_targets = n;
+    return n > 0 ? sum / n : 0.0;
+}
+
 /* ---- sampled softmax ------------------------------------------------------ */
 
 sr_sampled_opts sr_sampled_opts_standard(void)
@@ -284,6 +340,16 @@ static double sr_sampled_row(float s0, const float *s, int32_t target, const int
     return loss;
 }
 
+/* sr_sampled_row of row t. */
+static double sr_sampled_row_at(const sr_loss_rows *r, int t)
+{
+    const size_t N = (size_t)r->N;
+    double w0 = r->opts.log_q ? sr_loss_inv_q(r->q_pos[t]) : 1.0;
+    return sr_sampled_row(r->pos_logits[t], r->neg_logits + (size_t)t * N, r->targets[t],
+                          r->neg_items, w0, r->q_neg, r->N, r->opts, r->sc,
+                          r->dpos ? r->dpos + t : NULL, r->dneg ? r->dneg + (size_t)t * N : NULL);
+}
+
 double sr_sampled_softmax(const float *pos_logits, const float *neg_logits,
                           const int32_t *targets, const int32_t *neg_items, const float *q_pos,
                           const float *q_neg, int T, int N, sr_sampled_opts opts, float scale,
@@ -292,103 +358,47 @@ double sr_sampled_softmax(const float *pos_logits, const float *neg_logits,
     SR_ASSERT(T >= 0 && N >= 0);
     SR_ASSERT(!opts.remove_hits || N == 0 || neg_items);
     SR_ASSERT(!opts.log_q || (q_pos && (N == 0 || q_neg)));
-    double partial[SR_LOSS_MAX_THREADS];
-    int counts[SR_LOSS_MAX_THREADS];
-    int team = 1;
-    int nth = sr_loss_threads((size_t)T * (size_t)(N + 1));
-    double sc = (double)scale;
-#pragma omp parallel num_threads(nth)
-    {
-        int ith = 0, got = 1;
-#ifdef _OPENMP
-        ith = omp_get_thread_num();
-        got = omp_get_num_threads();
-#endif
-        if (ith == 0)
-            team = got;
-        int lo = (int)((int64_t)T * ith / got), hi = (int)((int64_t)T * (ith + 1) / got);
-        double s = 0.0;
-        int n = 0;
-        for (int t = lo; t < hi; t++) {
-            if (targets[t] < 0)
-                continue;
-            double w0 = opts.log_q ? sr_loss_inv_q(q_pos[t]) : 1.0;
-            s += sr_sampled_row(pos_logits[t], neg_logits + (size_t)t * (size_t)N, targets[t],
-                                neg_items, w0, q_neg, N, opts, sc, dpos ? dpos + t : NULL,
-                                dneg ? dneg + (size_t)t * (size_t)N : NULL);
-            n++;
-        }
-        partial[ith] = s;
-        counts[ith] = n;
-    }
-    double sum = 0.0;
-    int n = 0;
-    for (int i = 0; i < team; i++) {
-        sum += partial[i];
-        n += counts[i];
-    }
-    if (n_targets)
-        *n_targets = n;
-    return n > 0 ? sum / n : 0.0;
+    const sr_loss_rows r = { .pos_logits = pos_logits, .neg_logits = neg_logits,
+                             .targets = targets, .neg_items = neg_items, .q_pos = q_pos,
+                             .q_neg = q_neg, .N = N, .opts = opts, .sc = (double)scale,
+                             .dpos = dpos, .dneg = dneg };
+    return sr_loss_rows_mean(&r, T, sr_sampled_row_at, n_targets);
 }
 
 /* ---- binary cross-entropy --------------------------------------------------- */
+
+/* -log sigmoid(s_pos) + sum_j -log(1 - sigmoid(s_neg_j)) of row t. */
+static double sr_bce_row_at(const sr_loss_rows *r, int t)
+{
+    const size_t N = (size_t)r->N;
+    const int32_t target = r->targets[t];
+    const float *sn = r->neg_logits + (size_t)t * N;
+    const int32_t *ni = r->neg_items ? r->neg_items + (size_t)t * N : NULL;
+    float *dn = r->dneg ? r->dneg + (size_t)t * N : NULL;
+    double sp = (double)r->pos_logits[t];
+    /* -log sigmoid(x) = softplus(-x); d/dx = sigmoid(x) - 1 = -sigmoid(-x) */
+    double row = sr_loss_softplus(-sp);
+    if (r->dpos)
+        r->dpos[t] += (float)(-r->sc * sr_loss_sigmoid(-sp));
+    for (size_t j = 0; j < N; j++) {
+        if (ni && ni[j] == target)
+            continue;
+        double x = (double)sn[j];
+        /* -log(1 - sigmoid(x)) = softplus(x); d/dx = sigmoid(x) */
+        row += sr_loss_softplus(x);
+        if (dn)
+            dn[j] += (float)(r->sc * sr_loss_sigmoid(x));
+    }
+    return row;
+}
 
 double sr_bce_negatives(const float *pos_logits, const float *neg_logits, const int32_t *targets,
                         const int32_t *neg_items, int T, int N, float scale, float *dpos,
                         float *dneg, int *n_targets)
 {
     SR_ASSERT(T >= 0 && N >= 0);
-    double partial[SR_LOSS_MAX_THREADS];
-    int counts[SR_LOSS_MAX_THREADS];
-    int team = 1;
-    int nth = sr_loss_threads((size_t)T * (size_t)(N + 1));
-    double sc = (double)scale;
-#pragma omp parallel num_threads(nth)
-    {
-        int ith = 0, got = 1;
-#ifdef _OPENMP
-        ith = omp_get_thread_num();
-        got = omp_get_num_threads();
-#endif
-        if (ith == 0)
-            team = got;
-        int lo = (int)((int64_t)T * ith / got), hi = (int)((int64_t)T * (ith + 1) / got);
-        double s = 0.0;
-        int n = 0;
-        for (int t = lo; t < hi; t++) {
-            int32_t target = targets[t];
-            if (target < 0)
-                continue;
-            const float *sn = neg_logits + (size_t)t * (size_t)N;
-            const int32_t *ni = neg_items ? neg_items + (size_t)t * (size_t)N : NULL;
-            double sp = (double)pos_logits[t];
-            /* -log sigmoid(x) = softplus(-x); d/dx = sigmoid(x) - 1 = -sigmoid(-x) */
-            double row = sr_loss_softplus(-sp);
-            if (dpos)
-                dpos[t] += (float)(-sc * sr_loss_sigmoid(-sp));
-            for (int j = 0; j < N; j++) {
-                if (ni && ni[j] == target)
-                    continue;
-                double x = (double)sn[j];
-                /* -log(1 - sigmoid(x)) = softplus(x); d/dx = sigmoid(x) */
-                row += sr_loss_softplus(x);
-                if (dneg)
-                    dneg[(size_t)t * (size_t)N + (size_t)j] += (float)(sc * sr_loss_sigmoid(x));
-            }
-            s += row;
-            n++;
-        }
-        partial[ith] = s;
-        counts[ith] = n;
-    }
-    double sum = 0.0;
-    int n = 0;
-    for (int i = 0; i < team; i++) {
-        sum += partial[i];
-        n += counts[i];
-    }
-    if (n_targets)
-        *n_targets = n;
-    return n > 0 ? sum / n : 0.0;
+    const sr_loss_rows r = { .pos_logits = pos_logits, .neg_logits = neg_logits,
+                             .targets = targets, .neg_items = neg_items, .N = N,
+                             .sc = (double)scale, .dpos = dpos, .dneg = dneg };
+    return sr_loss_rows_mean(&r, T, sr_bce_row_at, n_targets);
 }

@@ -410,6 +410,7 @@ sr_err sr_model_new(const sr_model_config *cfg, int B_max, sr_model **out)
     bind_views(m, m->params, &m->p, false);
     bind_views(m, m->grads, &m->g, true);
     memset(m->grads, 0, sizeof(float) * m->n_params);
+    m->item_grad_sparse = true;
     init_params(m);
     e = sr_sampler_new_uniform(cfg->I, &m->own_sampler);
     if (e != SR_OK) {

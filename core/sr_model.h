@@ -189,6 +189,9 @@ typedef struct sr_model_loss_parts {
 /* Training forward + backward on one batch (dropout on): zeroes the
  * gradient block, then fills it with dL/dparams for
  * L = L_rec + lambda * L_nf, and reports the loss parts.
+ * The item table's gradient is cleared only on the rows the previous
+ * completed step touched (sr_model_item_touched): callers may scale the
+ * gradients but must not write into untouched item rows between steps.
  * SR_ERR_ARG for a batch that does not fit (B, a valid track outside
  * [0, I), a given cloze mask that masks padding, neg_items given to
  * SAMPLED_AUTHORS). */

@@ -69,6 +69,12 @@ struct sr_model {
     size_t n_tensors;
     sr_model_view p, g;           /* named views of params and grads */
     uint8_t *touched;             /* [Ir] */
+    /* true when every item-gradient row r with touched[r] == 0 is known to
+     * be zero: after sr_model_new and after a completed backward (each
+     * write into the table marks its row). The next backward then clears
+     * only the touched rows; false (a backward that stopped part-way)
+     * clears the whole table. */
+    bool item_grad_sparse;
     unsigned char *arena;
     size_t arena_bytes;
     sr_model_arena a;

@@ -370,6 +370,39 @@ static sr_err loss_bce(sr_model *m, const float *z, float *dz, int T, bool backw
     return SR_OK;
 }
 
+/* Zero the gradient block and the touched mask before a backward. The
+ * item table, [Ir, D] first in the block, is most of it (512 MB at I = 1M,
+ * D = 128) while a step writes a few thousand rows, each together with its
+ * touched flag (embedding and skip-key scatters; with a tied table the
+ * output gradients too, full CE marking all I rows). So after a completed
+ * backward (item_grad_sparse) only the touched rows can be non-zero and
+ * only they are cleared; after one that stopped part-way, where a row may
+ * have been written before its flag, the whole table. Everything after the
+ * table (small dense tensors, an untied output table that is written
+ * without flags) is cleared in full. The flag goes false here and back to
+ * true when the backward completes (sr_model_forward_backward). */
+static void zero_grads(sr_model *m)
+{
+    const size_t D = (size_t)m->cfg.D, Ir = (size_t)m->Ir, item_len = Ir * D;
+    SR_ASSERT(m->g.item == m->grads && item_len <= m->n_params);
+    memset(m->grads + item_len, 0, sizeof(float) * (m->n_params - item_len));
+    if (m->item_grad_sparse) {
+        float *g = m->g.item;
+        uint8_t *touched = m->touched;
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < Ir; r++) {
+            if (touched[r]) {
+                memset(g + r * D, 0, sizeof(float) * D);
+                touched[r] = 0;
+            }
+        }
+    } else {
+        memset(m->g.item, 0, sizeof(float) * item_len);
+        memset(m->touched, 0, Ir);
+    }
+    m->item_grad_sparse = false;
+}
+
 static sr_err run(sr_model *m, const sr_model_batch *bt, sr_dnnl_ctx *ctx, bool backward,
                   sr_model_loss_parts *out)
 {
@@ -393,8 +426,7 @@ static sr_err run(sr_model *m, const sr_model_batch *bt, sr_dnnl_ctx *ctx, bool 
     if (!plain && (e = sr_model_head_forward(m, ctx, a->h, a->u, a->z, T)) != SR_OK)
         return e;
     if (backward) {
-        memset(m->grads, 0, sizeof(float) * m->n_params);
-        memset(m->touched, 0, (size_t)m->Ir);
+        zero_grads(m);
         memset(a->dh, 0, TD * sizeof(float));
         memset(a->dz, 0, TD * sizeof(float));
     }
@@ -465,7 +497,10 @@ static sr_err run(sr_model *m, const sr_model_batch *bt, sr_dnnl_ctx *ctx, bool 
 sr_err sr_model_forward_backward(sr_model *m, const sr_model_batch *batch, sr_dnnl_ctx *ctx,
                                  sr_model_loss_parts *out)
 {
-    return run(m, batch, ctx, true, out);
+    sr_err e = run(m, batch, ctx, true, out);
+    if (e == SR_OK)
+        m->item_grad_sparse = true;
+    return e;
 }
 
 sr_err sr_model_loss(sr_model *m, const sr_model_batch *batch, sr_dnnl_ctx *ctx,

@@ -27,6 +27,7 @@
 
 #include "sr_gradcheck.h"
 #include "sr_model.h"
+#include "sr_model_impl.h" /* the item-gradient flag, for one white-box test */
 #include "sr_rng.h"
 
 enum { TB = 3, TL = 5, TI = 13, TNS = 4, TNB = 2 };
@@ -894,6 +895,137 @@ static void test_sampled_authors_preset_and_errors(void **state)
     fixture_free(&f);
 }
 
+/* ---- the gradient block between steps ------------------------------------------ */
+
+/* Moves the fixture's plays and negatives onto items base + k (k < TI), so
+ * two bases give batches over disjoint item rows. Padding keeps its
+ * garbage. */
+static void fixture_shift_items(fixture *f, int32_t base, uint64_t step)
+{
+    for (int t = 0; t < TB * TL; t++)
+        f->tracks[t] = k_valid[t] ? base + k_tracks[t] : k_tracks[t];
+    for (int j = 0; j < TNS; j++)
+        f->neg_shared[j] = base + k_neg_shared[j];
+    for (int t = 0; t < TB * TL; t++)
+        for (int k = 0; k < TNB; k++)
+            f->neg_bce[t * TNB + k] = base + (t * 5 + k * 3 + 1) % TI;
+    f->batch.step = step;
+}
+
+/* Rows of the [rows, D] table `g` that are non-zero in g but all zero in ref. */
+static int rows_nonzero_only_in(const float *g, const float *ref, int rows, int D)
+{
+    int n = 0;
+    for (int r = 0; r < rows; r++) {
+        bool in_g = false, in_ref = false;
+        for (int d = 0; d < D; d++) {
+            in_g = in_g || g[(size_t)r * D + d] != 0.0f;
+            in_ref = in_ref || ref[(size_t)r * D + d] != 0.0f;
+        }
+        n += in_g && !in_ref;
+    }
+    return n;
+}
+
+/* The backward clears only the item-table rows the previous step touched
+ * (sr_model_train.c): a step on batch A (items 0..12), a refused batch,
+ * then a step on batch B (items 20..32; the authors' drawn negatives may
+ * land anywhere) must leave exactly the gradient block, touched mask and
+ * loss of a fresh model (same seed, so same parameters) stepping on B
+ * alone. For every case but the tied full CE (which touches every row
+ * both times) some row has a gradient after A and none after B, so a stale
+ * row would show. Cases: each loss kind with the tied table and the skip
+ * term (item-embedding context), the untied full CE with the hidden
+ * context and feedback, BERT4Rec (its [MASK] row) with sampled softmax. */
+static void test_step_leaves_no_stale_item_gradient_from_previous_batch(void **state)
+{
+    (void)state;
+    enum { NCASE = 6, BASE_B = 20 };
+    for (int k = 0; k < NCASE; k++) {
+        sr_model_config c = tiny_config(k == 5 ? SR_MODEL_KIND_BERT4REC : SR_MODEL_KIND_SASREC);
+        c.I = 40;
+        c.lambda = 1.0f;
+        c.context = SR_MODEL_CONTEXT_ITEM_EMBEDDING;
+        bool all_rows = false;
+        switch (k) {
+        case 0: c.loss = SR_MODEL_LOSS_KIND_SAMPLED; break;
+        case 1: c.loss = SR_MODEL_LOSS_KIND_SAMPLED_AUTHORS; break;
+        case 2: c.loss = SR_MODEL_LOSS_KIND_FULL_CE; all_rows = true; break;
+        case 3:
+            c.loss = SR_MODEL_LOSS_KIND_FULL_CE;
+            c.tied = false;
+            c.feedback = true;
+            c.context = SR_MODEL_CONTEXT_HIDDEN;
+            break;
+        case 4: c.loss = SR_MODEL_LOSS_KIND_BCE; c.negatives = TNB; break;
+        default: c.loss = SR_MODEL_LOSS_KIND_SAMPLED; break;
+        }
+        fixture x, y;
+        fixture_init(&x, &c);
+        fixture_init(&y, &c);
+        const size_t n = sr_model_param_count(x.m);
+        const int rows = (int)sr_model_tensor_find(x.m, "item")->rows;
+        float *ga = malloc(n * sizeof(float));
+        assert_non_null(ga);
+        sr_model_loss_parts px, py;
+
+        fixture_shift_items(&x, 0, 2);
+        fixture_step(&x, &px);
+        memcpy(ga, sr_model_grads(x.m), n * sizeof(float));
+        /* refused before any gradient is written */
+        x.tracks[0] = c.I;
+        assert_int_equal(sr_model_forward_backward(x.m, &x.batch, x.ctx, &px), SR_ERR_ARG);
+        fixture_shift_items(&x, BASE_B, 3);
+        fixture_step(&x, &px);
+
+        fixture_shift_items(&y, BASE_B, 3);
+        fixture_step(&y, &py);
+        const float *gy = sr_model_grads(y.m);
+        assert_memory_equal(&px.total, &py.total, sizeof(double));
+        assert_memory_equal(sr_model_grads(x.m), gy, n * sizeof(float));
+        assert_memory_equal(sr_model_item_touched(x.m), sr_model_item_touched(y.m),
+                            (size_t)rows);
+        int stale = rows_nonzero_only_in(ga, gy, rows, c.D);
+        if (all_rows)
+            assert_int_equal(stale, 0);
+        else if (stale < 5)
+            fail_msg("case %d: only %d rows of A's gradient are absent from B's", k, stale);
+        free(ga);
+        fixture_free(&x);
+        fixture_free(&y);
+    }
+}
+
+/* A backward that stops part-way (an error inside it) may have written a
+ * row before marking it; the model then clears the whole table on the next
+ * step. Simulated through the private flag (sr_model_impl.h): garbage in a
+ * row that no step touches must be gone after the next step. */
+static void test_step_after_interrupted_backward_clears_the_whole_item_gradient(void **state)
+{
+    (void)state;
+    sr_model_config c = tiny_config(SR_MODEL_KIND_SASREC);
+    c.I = 40;
+    c.loss = SR_MODEL_LOSS_KIND_SAMPLED;
+    c.lambda = 1.0f;
+    fixture x, y;
+    fixture_init(&x, &c);
+    fixture_init(&y, &c);
+    const size_t n = sr_model_param_count(x.m);
+    sr_model_loss_parts px, py;
+    fixture_step(&x, &px);
+    const int row = 39; /* used by neither batch */
+    assert_int_equal(sr_model_item_touched(x.m)[row], 0);
+    float *g = sr_model_grads(x.m) + (size_t)row * (size_t)c.D;
+    for (int d = 0; d < c.D; d++)
+        g[d] = 1.0f + (float)d;
+    x.m->item_grad_sparse = false;
+    fixture_step(&x, &px);
+    fixture_step(&y, &py);
+    assert_memory_equal(sr_model_grads(x.m), sr_model_grads(y.m), n * sizeof(float));
+    fixture_free(&x);
+    fixture_free(&y);
+}
+
 int main(void)
 {
     /* At these tiny shapes OpenMP fork/join costs more than the work (and
@@ -928,6 +1060,8 @@ int main(void)
         cmocka_unit_test(test_sampled_authors_over_the_whole_catalogue_equals_full_ce),
         cmocka_unit_test(test_sampled_authors_candidate_count_depends_on_batch_size),
         cmocka_unit_test(test_sampled_authors_preset_and_errors),
+        cmocka_unit_test(test_step_leaves_no_stale_item_gradient_from_previous_batch),
+        cmocka_unit_test(test_step_after_interrupted_backward_clears_the_whole_item_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
