@@ -65,7 +65,7 @@ ctl_conn_result ctl_conn_call(const char *endpoint, const void *req, size_t len,
         if (zmq_connect(sock, endpoint) != 0) {
             snprintf(err, errcap, "connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
             zmq_close(sock);
-            res = CTL_CONN_RESULT_ERROR;
+            res = CTL_CONN_RESULT_BAD_ENDPOINT;
             break;
         }
         if (zmq_send(sock, req, len, 0) < 0) {

@@ -12,7 +12,8 @@
 typedef enum ctl_conn_result {
     CTL_CONN_RESULT_OK = 0,
     CTL_CONN_RESULT_TIMEOUT, /* no answer within the timeout, after every retry */
-    CTL_CONN_RESULT_ERROR    /* ZeroMQ failed (bad endpoint, ...) */
+    CTL_CONN_RESULT_BAD_ENDPOINT, /* the endpoint string cannot be connected to */
+    CTL_CONN_RESULT_ERROR    /* ZeroMQ failed while talking (poll, receive, memory) */
 } ctl_conn_result;
 
 /* Send req[len] to `endpoint` and wait for one reply frame, returned in a

@@ -479,12 +479,14 @@ int main(int argc, char **argv)
     ctl_conn_result cr = ctl_conn_call(o.endpoint, sb.data, sb.size, timeout_ms,
                                        cmd->idempotent ? CTL_RETRIES : 0, &reply, &reply_len,
                                        err, sizeof err);
-    if (cr == CTL_CONN_RESULT_TIMEOUT) {
-        fprintf(stderr, "seqrecctl: %s\n", err);
-        rc = CTL_EXIT_NO_ANSWER;
-    } else if (cr != CTL_CONN_RESULT_OK) {
+    if (cr == CTL_CONN_RESULT_BAD_ENDPOINT) {
+        /* a malformed --endpoint is a usage error */
         fprintf(stderr, "seqrecctl: %s\n", err);
         rc = CTL_EXIT_USAGE;
+    } else if (cr != CTL_CONN_RESULT_OK) {
+        /* timeouts and transport failures alike: no answer */
+        fprintf(stderr, "seqrecctl: %s\n", err);
+        rc = CTL_EXIT_NO_ANSWER;
     } else {
         rc = ctl_report(&o, cmd, reply, reply_len, req.id);
     }

@@ -1,10 +1,13 @@
 /* sr_common.c - error messages, logging and assertions shared by all modules. */
 #include "sr_common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Thread_local char sr_last_msg[1024];
 
@@ -85,4 +88,12 @@ void sr_assert_fail(const char *expr, const char *file, int line)
      * the process cannot continue safely. */
     fprintf(stderr, "seqrec: assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();
+}
+
+int sr_tmpfile_create(const char *path, bool read_write)
+{
+    if (unlink(path) != 0 && errno != ENOENT)
+        return -1;
+    return open(path, (read_write ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0644);
 }

@@ -86,6 +86,13 @@ void sr_assert_fail(const char *expr, const char *file, int line)
 #define SR_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define SR_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Create the temporary file `path` (the "<final>.tmp" of an atomic write)
+ * for writing: a stale file or symbolic link of that name is removed first,
+ * and the file is created with O_EXCL | O_NOFOLLOW, so a link planted at the
+ * temporary name can never redirect the write elsewhere. Returns the fd, or
+ * -1 with errno set. read_write adds read access. */
+int sr_tmpfile_create(const char *path, bool read_write);
+
 /* Progress callback for long jobs: done / total units (total 0 = unknown).
  * Return false to ask the job to stop (it then fails with SR_ERR_CANCELLED). */
 typedef bool (*sr_progress_fn)(void *ud, const char *phase, uint64_t done, uint64_t total);

@@ -764,7 +764,7 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
         reasons_out->n = 0;
     sr_rejects *rej = NULL;
     sr_store_writer *w = NULL;
-    char *rej_path = NULL;
+    char *rej_path = NULL, *failed_path = NULL;
     uint32_t **count_plays = NULL, **count_skips = NULL; /* [threads][n_final] */
     int threads = 1; /* readers and writers */
     st.o = o;
@@ -776,11 +776,15 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
 
     size_t rl = strlen(store_path) + 16;
     rej_path = malloc(rl);
-    if (!rej_path) {
+    failed_path = malloc(rl + 8);
+    if (!rej_path || !failed_path) {
         err = sr_errorf(SR_ERR_NOMEM, "out of memory");
         goto done;
     }
     snprintf(rej_path, rl, "%s.rejects.tsv", store_path);
+    /* A failed run keeps its rejects under another name: they explain the
+     * failure, and a good store's rejects file must not be replaced. */
+    snprintf(failed_path, rl + 8, "%s.rejects.failed.tsv", store_path);
     if ((err = sr_rejects_open(rej_path, &rej)) != SR_OK)
         goto done;
 
@@ -830,7 +834,7 @@ sr_err sr_ingest_run(const char *const *paths, size_t n_paths, const sr_ingest_o
             goto done;
         }
     }
-    if ((err = sr_ingest_check_rejects(o, rej, &s, rej_path)) != SR_OK)
+    if ((err = sr_ingest_check_rejects(o, rej, &s, failed_path)) != SR_OK)
         goto done;
     if (s.input_rows == 0) {
         err = sr_errorf(SR_ERR_EMPTY, "no data rows in %zu input file(s)", n_paths);
@@ -1010,7 +1014,7 @@ done:
          * replace the message of the error being returned. */
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", sr_errmsg());
-        if (sr_rejects_close(&rej) != SR_OK)
+        if (sr_rejects_close_to(&rej, failed_path) != SR_OK)
             sr_log(SR_LOG_LEVEL_WARN, "rejects file: %s", sr_errmsg());
         sr_errorf(err, "%s", msg);
     }
@@ -1024,6 +1028,7 @@ done:
     free(count_plays);
     free(count_skips);
     free(rej_path);
+    free(failed_path);
     if (stats_out)
         *stats_out = s;
     return err;

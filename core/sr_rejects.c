@@ -63,8 +63,11 @@ sr_err sr_rejects_open(const char *path, sr_rejects **out)
         }
         memcpy(r->tmp_path, path, n);
         memcpy(r->tmp_path + n, ".tmp", 5);
-        r->fp = fopen(r->tmp_path, "w");
+        int fd = sr_tmpfile_create(r->tmp_path, false);
+        r->fp = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!r->fp) {
+            if (fd >= 0)
+                close(fd);
             err = sr_errorf(SR_ERR_IO, "open %s: %s", r->tmp_path, strerror(errno));
             goto done;
         }
@@ -204,11 +207,17 @@ static void rejects_destroy(sr_rejects *r)
 
 sr_err sr_rejects_close(sr_rejects **rp)
 {
+    return sr_rejects_close_to(rp, NULL);
+}
+
+sr_err sr_rejects_close_to(sr_rejects **rp, const char *final_path)
+{
     if (!rp || !*rp)
         return SR_OK;
     sr_rejects *r = *rp;
     *rp = NULL;
     sr_err err = SR_OK;
+    const char *dest = final_path ? final_path : r->path;
     if (r->fp) {
         int e = r->write_errno;
         if (!e && fflush(r->fp) != 0)
@@ -221,8 +230,13 @@ sr_err sr_rejects_close(sr_rejects **rp)
         if (e) {
             err = sr_errorf(SR_ERR_IO, "write %s: %s", r->tmp_path, strerror(e));
             unlink(r->tmp_path);
-        } else if (rename(r->tmp_path, r->path) != 0) {
-            err = sr_errorf(SR_ERR_IO, "rename %s -> %s: %s", r->tmp_path, r->path,
+        } else if (atomic_load(&r->count) == 0) {
+            /* Nothing rejected: no file, and none left from an earlier run. */
+            unlink(r->tmp_path);
+            if (unlink(dest) != 0 && errno != ENOENT)
+                err = sr_errorf(SR_ERR_IO, "remove stale %s: %s", dest, strerror(errno));
+        } else if (rename(r->tmp_path, dest) != 0) {
+            err = sr_errorf(SR_ERR_IO, "rename %s -> %s: %s", r->tmp_path, dest,
                             strerror(errno));
             unlink(r->tmp_path);
         }

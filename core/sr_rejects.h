@@ -30,8 +30,14 @@ uint64_t sr_rejects_count(const sr_rejects *r);
 size_t sr_rejects_summary(const sr_rejects *r, const char **reasons,
                           uint64_t *counts, size_t cap);
 
-/* Flush, fsync and rename to the final path. NULL-safe; sets *r = NULL. */
+/* Flush, fsync and rename to the final path. When nothing was rejected no
+ * file is kept, and a file left at the final path by an earlier run is
+ * removed. NULL-safe; sets *r = NULL. */
 sr_err sr_rejects_close(sr_rejects **r);
+
+/* The same, to another final path (NULL = the one given to open), e.g. to
+ * keep the rejects of a failed run without replacing a good run's file. */
+sr_err sr_rejects_close_to(sr_rejects **r, const char *final_path);
 
 /* Discard: remove the temporary file. NULL-safe; sets *r = NULL. */
 void sr_rejects_abort(sr_rejects **r);

@@ -419,7 +419,7 @@ sr_err sr_store_writer_open_sized(const char *path, const sr_store_meta *meta,
     }
     w->lock_init = true;
     /* Read-write: finish maps the file to checksum what the cursors wrote. */
-    w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w->fd = sr_tmpfile_create(w->tmp_path, true);
     if (w->fd < 0) {
         err = sr_errorf(SR_ERR_IO, "create %s: %s", w->tmp_path, strerror(errno));
         goto done;
@@ -1166,7 +1166,7 @@ sr_err sr_store_writer_finish(sr_store_writer **wp, uint32_t n_tracks, const sr_
             goto done;
         first_id = SR_STORE_N_SPOOL + 1;
     } else {
-        o.fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        o.fd = sr_tmpfile_create(w->tmp_path, false);
         if (o.fd < 0) {
             err = sr_errorf(SR_ERR_IO, "create %s: %s", w->tmp_path, strerror(errno));
             goto done;

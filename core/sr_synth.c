@@ -806,7 +806,7 @@ static sr_err synth_out_open(synth_out *w, const char *path)
         return sr_errorf(SR_ERR_NOMEM, "synth: no memory for the output buffer of %s", path);
     memcpy(w->tmp, path, n);
     memcpy(w->tmp + n, ".tmp", 5);
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w->fd = sr_tmpfile_create(w->tmp, false);
     if (w->fd < 0)
         return sr_errorf(SR_ERR_IO, "synth: create %s: %s", w->tmp, strerror(errno));
     w->created = true;

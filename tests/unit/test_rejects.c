@@ -114,17 +114,64 @@ static void test_rejects_abort_removes_temporary_file(void **state)
     sr_rejects_abort(NULL);
 }
 
-static void test_rejects_close_with_no_rows_leaves_empty_file(void **state)
+/* Nothing rejected: no file is kept, and a file an earlier run left at the
+ * final path is removed (it would describe another run). */
+static void test_rejects_close_with_no_rows_leaves_no_file(void **state)
 {
     (void)state;
-    char path[256];
+    char path[256], tmp[300];
     sr_test_path_buf(path, sizeof path, "none.tsv");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    sr_test_write_text(path, "stale\t1\told run\trow\n");
     sr_rejects *r = NULL;
     assert_int_equal(sr_rejects_open(path, &r), SR_OK);
     assert_int_equal(sr_rejects_close(&r), SR_OK);
-    struct stat sb;
-    assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_size, 0);
+    assert_false(sr_test_exists(path));
+    assert_false(sr_test_exists(tmp));
+}
+
+/* close_to keeps a failed run's rejects under another name and leaves the
+ * file at the default path alone. */
+static void test_rejects_close_to_other_path_leaves_default_alone(void **state)
+{
+    (void)state;
+    char path[256], other[256];
+    sr_test_path_buf(path, sizeof path, "good.tsv");
+    sr_test_path_buf(other, sizeof other, "failed.tsv");
+    sr_test_write_text(path, "kept\n");
+    sr_rejects *r = NULL;
+    assert_int_equal(sr_rejects_open(path, &r), SR_OK);
+    sr_rejects_add(r, "f", 3, "why", "row", 3);
+    assert_int_equal(sr_rejects_close_to(&r, other), SR_OK);
+    size_t len = 0;
+    char *kept = sr_test_read_file(path, &len);
+    assert_string_equal(kept, "kept\n");
+    free(kept);
+    char *failed = sr_test_read_file(other, &len);
+    assert_non_null(strstr(failed, "f\t3\twhy\trow"));
+    free(failed);
+}
+
+/* A symbolic link planted at the temporary name is replaced, never
+ * followed: the write cannot be redirected outside the directory. */
+static void test_rejects_tmp_symlink_is_not_followed(void **state)
+{
+    (void)state;
+    char path[256], tmp[300], target[256];
+    sr_test_path_buf(path, sizeof path, "r.tsv");
+    sr_test_path_buf(target, sizeof target, "victim");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    sr_test_write_text(target, "precious\n");
+    assert_int_equal(symlink(target, tmp), 0);
+    sr_rejects *r = NULL;
+    assert_int_equal(sr_rejects_open(path, &r), SR_OK);
+    sr_rejects_add(r, "f", 2, "why", "row", 3);
+    assert_int_equal(sr_rejects_close(&r), SR_OK);
+    size_t len = 0;
+    char *v = sr_test_read_file(target, &len);
+    assert_string_equal(v, "precious\n");
+    free(v);
+    assert_true(sr_test_exists(path));
 }
 
 static void test_rejects_count_only_writes_nothing(void **state)
@@ -233,7 +280,9 @@ int main(void)
         cmocka_unit_test(test_rejects_summary_most_frequent_first_ties_in_first_seen_order),
         cmocka_unit_test(test_rejects_summary_folds_reasons_beyond_32_into_other),
         cmocka_unit_test(test_rejects_abort_removes_temporary_file),
-        cmocka_unit_test(test_rejects_close_with_no_rows_leaves_empty_file),
+        cmocka_unit_test(test_rejects_close_with_no_rows_leaves_no_file),
+        cmocka_unit_test(test_rejects_close_to_other_path_leaves_default_alone),
+        cmocka_unit_test(test_rejects_tmp_symlink_is_not_followed),
         cmocka_unit_test(test_rejects_count_only_writes_nothing),
         cmocka_unit_test(test_rejects_open_in_missing_directory_is_io_error),
         cmocka_unit_test(test_rejects_close_fails_when_rename_fails),

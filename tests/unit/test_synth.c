@@ -933,6 +933,32 @@ static void test_synth_progress_reports_sessions(void **state)
     unlink(sr_test_path("prog.csv"));
 }
 
+/* A symbolic link planted at "<out>.tmp" (say, by anyone who can write into
+ * the daemon's data root) is replaced, never followed: the file it points to
+ * is left untouched. */
+static void test_synth_tmp_symlink_is_not_followed(void **state)
+{
+    (void)state;
+    char out[256], tmp[300], victim[256];
+    sr_test_path_buf(out, sizeof out, "planted.csv");
+    sr_test_path_buf(victim, sizeof victim, "victim.txt");
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    sr_test_write_text(victim, "precious\n");
+    assert_int_equal(symlink(victim, tmp), 0);
+    sr_synth_opts o;
+    sr_synth_opts_default(&o);
+    o.sessions = 20;
+    o.tracks = 50;
+    assert_int_equal(sr_synth_write(out, &o, NULL, NULL, NULL), SR_OK);
+    size_t len = 0;
+    char *v = sr_test_read_file(victim, &len);
+    assert_string_equal(v, "precious\n");
+    free(v);
+    struct stat st;
+    assert_int_equal(lstat(out, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+}
+
 static void test_synth_cancel_leaves_no_file(void **state)
 {
     (void)state;
@@ -1094,6 +1120,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synth_header_and_rows_well_formed),
+        cmocka_unit_test(test_synth_tmp_symlink_is_not_followed),
         cmocka_unit_test(test_synth_summary_matches_file),
         cmocka_unit_test(test_synth_positions_contiguous_per_session),
         cmocka_unit_test(test_synth_ids_unique_and_dates_in_range),
