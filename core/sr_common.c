@@ -61,6 +61,29 @@ bool sr_str_eqc(sr_str a, const char *c)
     return a.len == n && (n == 0 || memcmp(a.ptr, c, n) == 0);
 }
 
+sr_err sr_name_parse(sr_str s, const char *const *names, size_t n, const char *what, int *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (names[i] && sr_str_eqc(s, names[i])) {
+            *out = (int)i;
+            return SR_OK;
+        }
+    }
+    char expected[256];
+    size_t off = 0;
+    for (size_t i = 0; i < n && off < sizeof expected; i++)
+        off += (size_t)snprintf(expected + off, sizeof expected - off, "%s%s",
+                                i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+    int shown = s.len > 64 ? 64 : (int)s.len;
+    return sr_errorf(SR_ERR_ARG, "unknown %s \"%.*s\"%s (expected %s)", what, shown,
+                     s.ptr ? s.ptr : "", s.len > 64 ? "..." : "", expected);
+}
+
+const char *sr_name_at(const char *const *names, size_t n, unsigned i)
+{
+    return i < n && names[i] ? names[i] : "unknown";
+}
+
 static sr_log_fn sr_log_handler;
 static void *sr_log_ud;
 

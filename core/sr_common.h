@@ -60,6 +60,14 @@ static inline sr_str sr_str_c(const char *s)
 bool sr_str_eq(sr_str a, sr_str b);
 bool sr_str_eqc(sr_str a, const char *c);
 
+/* ---- enum <-> name tables -------------------------------------------------- */
+/* names[i] is the name of enum value i. sr_name_parse sets *out to the index
+ * of `s` (compared by length, never read past s.len) or fails with
+ * SR_ERR_ARG: `unknown <what> "<s>" (expected a, b or c)`; *out is left
+ * alone then. sr_name_at returns names[i], or "unknown" out of range. */
+sr_err sr_name_parse(sr_str s, const char *const *names, size_t n, const char *what, int *out);
+const char *sr_name_at(const char *const *names, size_t n, unsigned i);
+
 /* ---- logging --------------------------------------------------------------- */
 typedef enum sr_log_level {
     SR_LOG_LEVEL_DEBUG = 0,

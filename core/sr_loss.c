@@ -36,22 +36,16 @@ static const char *const sr_target_mode_names[] = {
 
 sr_err sr_target_mode_parse(sr_str s, sr_target_mode *out)
 {
-    for (size_t i = 0; i < SR_COUNTOF(sr_target_mode_names); i++) {
-        if (sr_str_eqc(s, sr_target_mode_names[i])) {
-            *out = (sr_target_mode)i;
-            return SR_OK;
-        }
-    }
-    int shown = s.len > 64 ? 64 : (int)s.len;
-    return sr_errorf(SR_ERR_ARG, "unknown target mode \"%.*s\" (expected next_play or next_listened)",
-                     shown, s.ptr ? s.ptr : "");
+    int i;
+    sr_err err = sr_name_parse(s, sr_target_mode_names, SR_COUNTOF(sr_target_mode_names), "target mode", &i);
+    if (err == SR_OK)
+        *out = (sr_target_mode)i;
+    return err;
 }
 
 const char *sr_target_mode_name(sr_target_mode m)
 {
-    if ((unsigned)m < SR_COUNTOF(sr_target_mode_names))
-        return sr_target_mode_names[m];
-    return "unknown";
+    return sr_name_at(sr_target_mode_names, SR_COUNTOF(sr_target_mode_names), (unsigned)m);
 }
 
 int sr_targets_next(const int32_t *tracks, const uint8_t *skipped, const uint8_t *valid, int B,

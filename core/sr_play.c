@@ -16,23 +16,16 @@ static const char *const sr_skip_rule_names[] = {
 
 sr_err sr_skip_rule_parse(sr_str s, sr_skip_rule *out)
 {
-    for (size_t i = 0; i < SR_COUNTOF(sr_skip_rule_names); i++) {
-        if (sr_str_eqc(s, sr_skip_rule_names[i])) {
-            *out = (sr_skip_rule)i;
-            return SR_OK;
-        }
-    }
-    int shown = s.len > 64 ? 64 : (int)s.len;
-    return sr_errorf(SR_ERR_ARG,
-                     "unknown skip rule \"%.*s\" (expected skip_1, skip_2, skip_3 or not_skipped)",
-                     shown, s.ptr ? s.ptr : "");
+    int i;
+    sr_err err = sr_name_parse(s, sr_skip_rule_names, SR_COUNTOF(sr_skip_rule_names), "skip rule", &i);
+    if (err == SR_OK)
+        *out = (sr_skip_rule)i;
+    return err;
 }
 
 const char *sr_skip_rule_name(sr_skip_rule r)
 {
-    if ((unsigned)r < SR_COUNTOF(sr_skip_rule_names))
-        return sr_skip_rule_names[r];
-    return "unknown";
+    return sr_name_at(sr_skip_rule_names, SR_COUNTOF(sr_skip_rule_names), (unsigned)r);
 }
 
 bool sr_skip_rule_apply(sr_skip_rule r, uint8_t fb)

@@ -27,22 +27,16 @@ static const char *const sr_sampler_kind_names[] = {
 
 sr_err sr_sampler_kind_parse(sr_str s, sr_sampler_kind *out)
 {
-    for (size_t i = 0; i < SR_COUNTOF(sr_sampler_kind_names); i++) {
-        if (sr_str_eqc(s, sr_sampler_kind_names[i])) {
-            *out = (sr_sampler_kind)i;
-            return SR_OK;
-        }
-    }
-    int shown = s.len > 64 ? 64 : (int)s.len;
-    return sr_errorf(SR_ERR_ARG, "unknown sampler \"%.*s\" (expected uniform or popularity)",
-                     shown, s.ptr ? s.ptr : "");
+    int i;
+    sr_err err = sr_name_parse(s, sr_sampler_kind_names, SR_COUNTOF(sr_sampler_kind_names), "sampler", &i);
+    if (err == SR_OK)
+        *out = (sr_sampler_kind)i;
+    return err;
 }
 
 const char *sr_sampler_kind_name(sr_sampler_kind k)
 {
-    if ((unsigned)k < SR_COUNTOF(sr_sampler_kind_names))
-        return sr_sampler_kind_names[k];
-    return "unknown";
+    return sr_name_at(sr_sampler_kind_names, SR_COUNTOF(sr_sampler_kind_names), (unsigned)k);
 }
 
 sr_err sr_sampler_new_uniform(int32_t n_items, sr_sampler **out)

@@ -183,6 +183,46 @@ static const struct {
 #undef SR_STAT_F
 #define SR_STORE_N_STATS SR_COUNTOF(sr_store_stat_fields)
 
+static const char *const sr_split_kind_names[] = {
+    [SR_SPLIT_KIND_LEAVE_LAST] = "leave-last",
+    [SR_SPLIT_KIND_TEMPORAL] = "temporal",
+};
+
+sr_err sr_split_kind_parse(sr_str s, sr_split_kind *out)
+{
+    int i;
+    sr_err err = sr_name_parse(s, sr_split_kind_names, SR_COUNTOF(sr_split_kind_names), "split", &i);
+    if (err == SR_OK)
+        *out = (sr_split_kind)i;
+    return err;
+}
+
+const char *sr_split_kind_name(sr_split_kind k)
+{
+    return sr_name_at(sr_split_kind_names, SR_COUNTOF(sr_split_kind_names), (unsigned)k);
+}
+
+static const char *const sr_source_format_names[] = {
+    [SR_SOURCE_FORMAT_MSSD] = "mssd",
+    [SR_SOURCE_FORMAT_EVENTS] = "events",
+    [SR_SOURCE_FORMAT_SYNTH] = "synth",
+};
+
+sr_err sr_source_format_parse(sr_str s, sr_source_format *out)
+{
+    int i;
+    sr_err err = sr_name_parse(s, sr_source_format_names, SR_COUNTOF(sr_source_format_names),
+                               "format", &i);
+    if (err == SR_OK)
+        *out = (sr_source_format)i;
+    return err;
+}
+
+const char *sr_source_format_name(sr_source_format f)
+{
+    return sr_name_at(sr_source_format_names, SR_COUNTOF(sr_source_format_names), (unsigned)f);
+}
+
 void sr_store_stats_visit(const sr_store_stats *s, sr_store_stats_visit_fn fn, void *ud)
 {
     const char *base = (const char *)s;

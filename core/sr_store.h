@@ -33,6 +33,10 @@ typedef enum sr_split_kind {
     SR_SPLIT_KIND_TEMPORAL        /* whole sessions by start time */
 } sr_split_kind;
 
+/* "leave-last" | "temporal" (sr_name_parse semantics, sr_common.h). */
+sr_err sr_split_kind_parse(sr_str s, sr_split_kind *out);
+const char *sr_split_kind_name(sr_split_kind k);
+
 /* session_split[] values */
 enum {
     SR_SPLIT_TRAIN = 0,
@@ -46,6 +50,10 @@ typedef enum sr_source_format {
     SR_SOURCE_FORMAT_EVENTS,
     SR_SOURCE_FORMAT_SYNTH
 } sr_source_format;
+
+/* "mssd" | "events" | "synth". */
+sr_err sr_source_format_parse(sr_str s, sr_source_format *out);
+const char *sr_source_format_name(sr_source_format f);
 
 /* What ingestion kept and what each filter removed. Stored in the file as a
  * name/value table so fields can be added without a new version. */

@@ -917,30 +917,23 @@ void sr_synth_opts_default(sr_synth_opts *o)
     o->progress_rows = 0;
 }
 
+static const char *const sr_synth_skips_names[] = {
+    [SR_SYNTH_SKIPS_INFORMATIVE] = "informative",
+    [SR_SYNTH_SKIPS_RANDOM] = "random",
+};
+
 sr_err sr_synth_skips_parse(sr_str s, sr_synth_skips *out)
 {
-    if (sr_str_eqc(s, "informative")) {
-        *out = SR_SYNTH_SKIPS_INFORMATIVE;
-        return SR_OK;
-    }
-    if (sr_str_eqc(s, "random")) {
-        *out = SR_SYNTH_SKIPS_RANDOM;
-        return SR_OK;
-    }
-    int n = s.len > 64 ? 64 : (int)s.len;
-    return sr_errorf(SR_ERR_ARG, "synth: skips must be \"informative\" or \"random\", not \"%.*s\"%s",
-                     n, s.ptr ? s.ptr : "", s.len > 64 ? "..." : "");
+    int i;
+    sr_err err = sr_name_parse(s, sr_synth_skips_names, SR_COUNTOF(sr_synth_skips_names), "synth skips", &i);
+    if (err == SR_OK)
+        *out = (sr_synth_skips)i;
+    return err;
 }
 
 const char *sr_synth_skips_name(sr_synth_skips s)
 {
-    switch (s) {
-    case SR_SYNTH_SKIPS_INFORMATIVE:
-        return "informative";
-    case SR_SYNTH_SKIPS_RANDOM:
-        return "random";
-    }
-    return "unknown";
+    return sr_name_at(sr_synth_skips_names, SR_COUNTOF(sr_synth_skips_names), (unsigned)s);
 }
 
 static sr_err synth_check_opts(const char *path, const sr_synth_opts *o, uint32_t *users)

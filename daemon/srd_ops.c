@@ -208,24 +208,6 @@ static void srd_ops_pack_stats(msgpack_packer *pk, const sr_store_stats *s)
     sr_store_stats_visit(s, srd_ops_stats_pack, pk);
 }
 
-static const char *srd_split_name(sr_split_kind k)
-{
-    return k == SR_SPLIT_KIND_TEMPORAL ? "temporal" : "leave-last";
-}
-
-static const char *srd_source_name(sr_source_format f)
-{
-    switch (f) {
-    case SR_SOURCE_FORMAT_MSSD:
-        return "mssd";
-    case SR_SOURCE_FORMAT_EVENTS:
-        return "events";
-    case SR_SOURCE_FORMAT_SYNTH:
-        return "synth";
-    }
-    return "unknown";
-}
-
 /* ---- status ----------------------------------------------------------------- */
 
 uint64_t srd_ops_count_datasets(const srd_ops *ops)
@@ -344,11 +326,6 @@ static void srd_free_paths(char **p, size_t n)
     free(p);
 }
 
-static bool srd_ops_pstr_is(sr_pstr s, const char *c)
-{
-    return sr_pstr_eq(s, c);
-}
-
 static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
 {
     const sr_proto_ingest *r = &req->u.ingest;
@@ -404,15 +381,22 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     sr_ingest_opts_default(&o);
     o.name = name;
     o.threads = (int)ops->cfg->ingest_threads;
-    if (r->format.len == 0 || srd_ops_pstr_is(r->format, "mssd")) {
-        o.format = SR_SOURCE_FORMAT_MSSD;
-        if (r->config.len) {
-            code = SR_PROTO_CODE_INVALID;
-            snprintf(err, sizeof err, "config: only used with format events");
-            goto fail;
-        }
-    } else if (srd_ops_pstr_is(r->format, "events")) {
-        o.format = SR_SOURCE_FORMAT_EVENTS;
+    /* proto validated the names; the daemon maps them and checks the pairing */
+    o.format = SR_SOURCE_FORMAT_MSSD;
+    if (r->format.len && (sr_source_format_parse((sr_str){ r->format.ptr, r->format.len },
+                                                 &o.format) != SR_OK ||
+                          o.format == SR_SOURCE_FORMAT_SYNTH)) {
+        code = SR_PROTO_CODE_INVALID;
+        snprintf(err, sizeof err, "format '%.*s': expected mssd or events", (int)r->format.len,
+                 r->format.ptr);
+        goto fail;
+    }
+    if (o.format == SR_SOURCE_FORMAT_MSSD && r->config.len) {
+        code = SR_PROTO_CODE_INVALID;
+        snprintf(err, sizeof err, "config: only used with format events");
+        goto fail;
+    }
+    if (o.format == SR_SOURCE_FORMAT_EVENTS) {
         if (r->config.len == 0) {
             code = SR_PROTO_CODE_INVALID;
             snprintf(err, sizeof err, "config: format events needs the column-mapping INI text");
@@ -426,17 +410,9 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
         }
         evc.tmp_dir = ops->tmp_dir;
         o.events = &evc;
-    } else {
-        code = SR_PROTO_CODE_INVALID;
-        snprintf(err, sizeof err, "format '%.*s': expected mssd or events", (int)r->format.len,
-                 r->format.ptr);
-        goto fail;
     }
-    if (r->split.len == 0 || srd_ops_pstr_is(r->split, "leave-last")) {
-        o.split = SR_SPLIT_KIND_LEAVE_LAST;
-    } else if (srd_ops_pstr_is(r->split, "temporal")) {
-        o.split = SR_SPLIT_KIND_TEMPORAL;
-    } else {
+    if (r->split.len &&
+        sr_split_kind_parse((sr_str){ r->split.ptr, r->split.len }, &o.split) != SR_OK) {
         code = SR_PROTO_CODE_INVALID;
         snprintf(err, sizeof err, "split '%.*s': expected leave-last or temporal",
                  (int)r->split.len, r->split.ptr);
@@ -530,7 +506,7 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     }
 
     srd_info("ingest %s: %zu file(s), format %s, split %s", name, n_files,
-             srd_source_name(o.format), srd_split_name(o.split));
+             sr_source_format_name(o.format), sr_split_kind_name(o.split));
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     srd_progress prog;
@@ -613,13 +589,13 @@ static void srd_ops_stats(srd_ops *ops, const sr_proto_request *req, msgpack_sbu
     sr_proto_pack_kv_str(&pk, "dataset", name);
     sr_proto_pack_str(&pk, "meta");
     msgpack_pack_map(&pk, 4);
-    sr_proto_pack_kv_str(&pk, "split", srd_split_name(s->meta.split));
+    sr_proto_pack_kv_str(&pk, "split", sr_split_kind_name(s->meta.split));
     /* An events log takes its skip signal from its column-mapping config, not
      * from an MSSD rule. */
     sr_proto_pack_kv_str(&pk, "skip_rule", s->meta.source == SR_SOURCE_FORMAT_EVENTS
                                                ? "events-config"
                                                : sr_skip_rule_name(s->meta.skip_rule));
-    sr_proto_pack_kv_str(&pk, "source", srd_source_name(s->meta.source));
+    sr_proto_pack_kv_str(&pk, "source", sr_source_format_name(s->meta.source));
     sr_proto_pack_str(&pk, "created");
     msgpack_pack_int64(&pk, s->meta.created);
     srd_ops_pack_stats(&pk, &s->stats);

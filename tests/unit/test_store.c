@@ -1555,11 +1555,42 @@ static void test_store_sized_track_index_out_of_range_names_first_session(void *
     assert_int_equal(sr_test_count_entries(sc->dir, NULL, 0), 0);
 }
 
+/* The names of the split kinds and source formats round-trip, and an
+ * unknown name is refused with a message listing the known ones. */
+static void test_store_split_and_source_names(void **state)
+{
+    (void)state;
+    const sr_split_kind kinds[] = { SR_SPLIT_KIND_LEAVE_LAST, SR_SPLIT_KIND_TEMPORAL };
+    const char *kind_names[] = { "leave-last", "temporal" };
+    for (int i = 0; i < 2; i++) {
+        sr_split_kind k = SR_SPLIT_KIND_TEMPORAL - kinds[i];
+        assert_string_equal(sr_split_kind_name(kinds[i]), kind_names[i]);
+        assert_int_equal(sr_split_kind_parse(sr_str_c(kind_names[i]), &k), SR_OK);
+        assert_int_equal(k, kinds[i]);
+    }
+    const char *formats[] = { "mssd", "events", "synth" };
+    for (int i = 0; i < 3; i++) {
+        sr_source_format f = SR_SOURCE_FORMAT_SYNTH;
+        assert_int_equal(sr_source_format_parse(sr_str_c(formats[i]), &f), SR_OK);
+        assert_string_equal(sr_source_format_name(f), formats[i]);
+    }
+    sr_split_kind k = SR_SPLIT_KIND_TEMPORAL;
+    sr_str prefix = { "temporalx", 8 }; /* length-delimited: "temporal" */
+    assert_int_equal(sr_split_kind_parse(prefix, &k), SR_OK);
+    k = SR_SPLIT_KIND_LEAVE_LAST;
+    assert_int_equal(sr_split_kind_parse(sr_str_c("leave_last"), &k), SR_ERR_ARG);
+    assert_int_equal(k, SR_SPLIT_KIND_LEAVE_LAST);
+    assert_string_equal(sr_errmsg(),
+                        "unknown split \"leave_last\" (expected leave-last or temporal)");
+    assert_string_equal(sr_split_kind_name((sr_split_kind)7), "unknown");
+}
+
 #define SCRATCH_TEST(f) cmocka_unit_test_setup_teardown(f, scratch_setup, sr_test_dir_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_split_and_source_names),
         SCRATCH_TEST(test_store_round_trip_small),
         SCRATCH_TEST(test_store_layout_matches_documentation),
         SCRATCH_TEST(test_store_one_session_zero_tracks),
