@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static long long ctl_now_ms(void)
@@ -111,4 +112,89 @@ ctl_conn_result ctl_conn_call(const char *endpoint, const void *req, size_t len,
                  retries + 1, timeout_ms / 1000.0);
     zmq_ctx_term(ctx);
     return res;
+}
+
+uint64_t ctl_request_id(void)
+{
+    static uint64_t seq; /* several requests within one clock tick (train --wait) */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t id = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec ^
+                  (++seq << 40);
+    id &= (UINT64_C(1) << 53) - 1; /* exact in JSON numbers */
+    return id ? id : 1;
+}
+
+void ctl_reply_free(ctl_reply *r)
+{
+    if (!r)
+        return;
+    sr_mp_doc_free(&r->doc);
+    free(r->buf);
+    r->buf = NULL;
+    r->len = 0;
+    r->result = 0;
+}
+
+int ctl_request(const char *endpoint, const sr_proto_request *req, int timeout_ms, int retries,
+                bool quiet, ctl_reply *out)
+{
+    msgpack_sbuffer sb;
+    char err[512];
+    int rc = CTL_EXIT_OK;
+    sr_proto_code code = SR_PROTO_CODE_OK;
+    char why[sizeof out->err - 16]; /* room for the "seqrecctl: " prefix */
+
+    memset(out, 0, sizeof *out);
+    why[0] = '\0';
+    msgpack_sbuffer_init(&sb);
+    if (sr_proto_request_encode(req, &sb) != 0) {
+        snprintf(why, sizeof why, "cannot encode the request");
+        rc = CTL_EXIT_USAGE;
+        goto done;
+    }
+    ctl_conn_result cr = ctl_conn_call(endpoint, sb.data, sb.size, timeout_ms, retries, &out->buf,
+                                       &out->len, err, sizeof err);
+    if (cr != CTL_CONN_RESULT_OK) {
+        snprintf(why, sizeof why, "%s", err);
+        /* a malformed --endpoint is a usage error; timeouts and transport
+         * failures alike are "no answer" */
+        rc = cr == CTL_CONN_RESULT_BAD_ENDPOINT ? CTL_EXIT_USAGE : CTL_EXIT_NO_ANSWER;
+        goto done;
+    }
+    bool ok = false;
+    const sr_mp_node *result = NULL;
+    sr_pstr msg = { NULL, 0 };
+    uint64_t rid = 0;
+    if (!sr_proto_reply_decode(out->buf, out->len, &out->doc, &ok, &result, &code, &msg, &rid, err,
+                               sizeof err)) {
+        snprintf(why, sizeof why, "%s", err);
+        rc = CTL_EXIT_ERROR;
+    } else if (rid != 0 && rid != req->id) {
+        snprintf(why, sizeof why, "reply id %llu does not match request id %llu",
+                 (unsigned long long)rid, (unsigned long long)req->id);
+        rc = CTL_EXIT_ERROR;
+    } else if (!ok) {
+        /* the daemon's text, with control bytes shown as '?' */
+        int o = snprintf(why, sizeof why, "%s (%u): ", sr_proto_code_name(code), (unsigned)code);
+        for (uint32_t i = 0; o >= 0 && (size_t)o + 1 < sizeof why && i < msg.len; i++) {
+            char c = msg.ptr[i];
+            why[o++] = (c >= 0 && c < 0x20) || c == 0x7f ? '?' : c;
+        }
+        if (o >= 0 && (size_t)o < sizeof why)
+            why[o] = '\0';
+        rc = CTL_EXIT_ERROR;
+    } else {
+        out->result = sr_mp_index(&out->doc, result);
+    }
+done:
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != CTL_EXIT_OK) {
+        ctl_reply_free(out);
+        out->code = code;
+        snprintf(out->err, sizeof out->err, "seqrecctl: %s", why);
+        if (!quiet)
+            fprintf(stderr, "%s\n", out->err);
+    }
+    return rc;
 }

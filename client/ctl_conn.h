@@ -7,7 +7,19 @@
 #ifndef CTL_CONN_H
 #define CTL_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "sr_proto.h"
+
+/* seqrecctl's exit status (seqrecctl(1)). */
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_ERROR = 1,     /* an error reply, an unreadable reply, a failed/cancelled job */
+    CTL_EXIT_USAGE = 2,
+    CTL_EXIT_NO_ANSWER = 3  /* no answer within the timeout, or the transport failed */
+};
 
 typedef enum ctl_conn_result {
     CTL_CONN_RESULT_OK = 0,
@@ -22,5 +34,29 @@ typedef enum ctl_conn_result {
 ctl_conn_result ctl_conn_call(const char *endpoint, const void *req, size_t len, int timeout_ms,
                               int retries, void **reply, size_t *reply_len, char *err,
                               size_t errcap);
+
+/* A decoded OK reply. doc's strings point into buf, so both live together. */
+typedef struct ctl_reply {
+    void *buf;
+    size_t len;
+    sr_mp_doc doc;
+    uint32_t result;     /* node index of the result map */
+    sr_proto_code code;  /* an error reply's code (kept on failure); 0 otherwise */
+    char err[640];       /* on failure: why, as printed ("seqrecctl: ...") */
+} ctl_reply;
+
+/* Encode req, send it, decode the reply. Returns CTL_EXIT_OK with *out
+ * filled (free it with ctl_reply_free), or the exit status with the reason
+ * in out->err - printed on stderr unless `quiet`: an error reply or a reply
+ * that cannot be read (1), an endpoint that cannot be used or a request that
+ * cannot be encoded (2), no answer (3). On failure *out holds nothing to
+ * free. */
+int ctl_request(const char *endpoint, const sr_proto_request *req, int timeout_ms, int retries,
+                bool quiet, ctl_reply *out);
+void ctl_reply_free(ctl_reply *r);
+
+/* A request id that is unlikely to repeat: pid, time; below 2^53 so that it
+ * survives JSON numbers. */
+uint64_t ctl_request_id(void);
 
 #endif /* CTL_CONN_H */

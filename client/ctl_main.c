@@ -14,15 +14,17 @@
 #include <unistd.h>
 
 #include "ctl_conn.h"
+#include "ctl_jobs.h"
 #include "ctl_print.h"
 #include "sr_proto.h"
 
 #define CTL_VERSION SEQREC_VERSION /* from project(VERSION) in CMakeLists.txt */
 #define CTL_DEFAULT_ENDPOINT "ipc:///run/seqrec/seqrecd.sock"
 #define CTL_QUICK_TIMEOUT_S 10.0
+#define CTL_EVALUATE_TIMEOUT_S 3600.0 /* an evaluation may take minutes */
+#define CTL_RECOMMEND_TIMEOUT_S 60.0  /* the first request may load the model */
+#define CTL_FOREVER (-1.0)
 #define CTL_RETRIES 2 /* extra attempts for idempotent requests */
-
-enum { CTL_EXIT_OK = 0, CTL_EXIT_ERROR = 1, CTL_EXIT_USAGE = 2, CTL_EXIT_NO_ANSWER = 3 };
 
 typedef struct ctl_opts {
     const char *endpoint;
@@ -30,14 +32,25 @@ typedef struct ctl_opts {
     double timeout_s; /* < 0: the command's default */
 } ctl_opts;
 
+/* What a command's parser fills in. */
+typedef struct ctl_args {
+    sr_proto_request req;
+    char *owned;  /* heap memory the request points into (config text, session lists) */
+    bool wait;    /* train --wait */
+    bool detail;  /* jobs JOB / models NAME: one object asked for */
+} ctl_args;
+
 typedef struct ctl_cmd {
     const char *name;
+    sr_proto_op op;
     const char *args;    /* usage line after the name */
     const char *summary;
     const char *help;    /* per-command option help */
     bool idempotent;     /* read-only: may be retried on a timeout */
-    bool long_running;   /* waits without limit unless --timeout */
-    int (*parse)(int argc, char **argv, sr_proto_request *req, char **owned);
+    double timeout_s;    /* default timeout; CTL_FOREVER waits without limit */
+    int (*parse)(int argc, char **argv, ctl_args *a);
+    /* text form of the result; NULL: the generic printer */
+    void (*print)(const ctl_args *a, const sr_mp_doc *doc, uint32_t result);
 } ctl_cmd;
 
 /* ---- argument helpers ----------------------------------------------------------- */
@@ -113,52 +126,50 @@ static bool ctl_is(const char *arg, const char *name)
 
 /* ---- commands -------------------------------------------------------------------- */
 
-static int ctl_parse_none(int argc, char **argv, sr_proto_request *req, char **owned)
+static int ctl_parse_none(int argc, char **argv, ctl_args *a)
 {
-    (void)req, (void)owned;
+    (void)a;
     if (argc > 1)
         return ctl_usage_error("unexpected argument '%s'", argv[1]);
     return 0;
 }
 
-static int ctl_parse_stats(int argc, char **argv, sr_proto_request *req, char **owned)
+static int ctl_parse_stats(int argc, char **argv, ctl_args *a)
 {
-    (void)owned;
     if (argc != 2)
         return ctl_usage_error("%s: expected exactly one dataset NAME", argv[0]);
-    req->u.name = ctl_pstr(argv[1]);
+    a->req.u.name = ctl_pstr(argv[1]);
     return 0;
 }
 
-static int ctl_parse_synth(int argc, char **argv, sr_proto_request *req, char **owned)
+static int ctl_parse_synth(int argc, char **argv, ctl_args *a)
 {
-    (void)owned;
-    sr_proto_synth *s = &req->u.synth;
+    sr_proto_synth *s = &a->req.u.synth;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (ctl_is(a, "--out")) {
+        const char *arg = argv[i];
+        if (ctl_is(arg, "--out")) {
             CTL_NEED_VALUE("--out");
             s->out = ctl_pstr(v);
-        } else if (ctl_is(a, "--sessions")) {
+        } else if (ctl_is(arg, "--sessions")) {
             CTL_NEED_VALUE("--sessions");
             if (!ctl_u64(v, 1, &s->sessions))
                 return ctl_usage_error("--sessions '%s': expected an integer >= 1", v);
-        } else if (ctl_is(a, "--tracks")) {
+        } else if (ctl_is(arg, "--tracks")) {
             CTL_NEED_VALUE("--tracks");
             if (!ctl_u64(v, 1, &s->tracks))
                 return ctl_usage_error("--tracks '%s': expected an integer >= 1", v);
-        } else if (ctl_is(a, "--seed")) {
+        } else if (ctl_is(arg, "--seed")) {
             CTL_NEED_VALUE("--seed");
             if (!ctl_u64(v, 0, &s->seed))
                 return ctl_usage_error("--seed '%s': expected an integer >= 0", v);
             s->has_seed = true;
-        } else if (ctl_is(a, "--skips")) {
+        } else if (ctl_is(arg, "--skips")) {
             CTL_NEED_VALUE("--skips");
             if (strcmp(v, "informative") != 0 && strcmp(v, "random") != 0)
                 return ctl_usage_error("--skips '%s': expected informative or random", v);
             s->skips = ctl_pstr(v);
         } else {
-            return ctl_usage_error("synth: unknown argument '%s'", a);
+            return ctl_usage_error("synth: unknown argument '%s'", arg);
         }
     }
     if (!s->out.len)
@@ -193,64 +204,64 @@ static int ctl_read_config(const char *path, char **out, uint32_t *len)
     return 0;
 }
 
-static int ctl_parse_ingest(int argc, char **argv, sr_proto_request *req, char **owned)
+static int ctl_parse_ingest(int argc, char **argv, ctl_args *a)
 {
-    sr_proto_ingest *g = &req->u.ingest;
+    sr_proto_ingest *g = &a->req.u.ingest;
     const char *config = NULL;
     g->only_with_skip = -1;
     g->max_reject_rate = g->valid_frac = g->test_frac = -1.0;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || strcmp(arg, "-") == 0) {
             if (g->n_paths == SR_PROTO_MAX_PATHS)
                 return ctl_usage_error("ingest: more than 64 paths (give a directory)");
-            g->paths[g->n_paths++] = ctl_pstr(a);
-        } else if (ctl_is(a, "--name")) {
+            g->paths[g->n_paths++] = ctl_pstr(arg);
+        } else if (ctl_is(arg, "--name")) {
             CTL_NEED_VALUE("--name");
             g->name = ctl_pstr(v);
-        } else if (ctl_is(a, "--format")) {
+        } else if (ctl_is(arg, "--format")) {
             CTL_NEED_VALUE("--format");
             if (strcmp(v, "mssd") != 0 && strcmp(v, "events") != 0)
                 return ctl_usage_error("--format '%s': expected mssd or events", v);
             g->format = ctl_pstr(v);
-        } else if (ctl_is(a, "--config")) {
+        } else if (ctl_is(arg, "--config")) {
             CTL_NEED_VALUE("--config");
             config = v;
-        } else if (ctl_is(a, "--split")) {
+        } else if (ctl_is(arg, "--split")) {
             CTL_NEED_VALUE("--split");
             if (strcmp(v, "leave-last") != 0 && strcmp(v, "temporal") != 0)
                 return ctl_usage_error("--split '%s': expected leave-last or temporal", v);
             g->split = ctl_pstr(v);
-        } else if (ctl_is(a, "--skip-rule")) {
+        } else if (ctl_is(arg, "--skip-rule")) {
             CTL_NEED_VALUE("--skip-rule");
             g->skip_rule = ctl_pstr(v);
-        } else if (ctl_is(a, "--min-session-len")) {
+        } else if (ctl_is(arg, "--min-session-len")) {
             CTL_NEED_VALUE("--min-session-len");
             if (!ctl_u64(v, 1, &g->min_session_len))
                 return ctl_usage_error("--min-session-len '%s': expected an integer >= 1", v);
-        } else if (ctl_is(a, "--min-track-count")) {
+        } else if (ctl_is(arg, "--min-track-count")) {
             CTL_NEED_VALUE("--min-track-count");
             if (!ctl_u64(v, 1, &g->min_track_count))
                 return ctl_usage_error("--min-track-count '%s': expected an integer >= 1", v);
-        } else if (strcmp(a, "--only-with-skip") == 0) {
+        } else if (strcmp(arg, "--only-with-skip") == 0) {
             g->only_with_skip = 1;
-        } else if (ctl_is(a, "--max-reject-rate")) {
+        } else if (ctl_is(arg, "--max-reject-rate")) {
             CTL_NEED_VALUE("--max-reject-rate");
             if (!ctl_real(v, &g->max_reject_rate) || g->max_reject_rate < 0 ||
                 g->max_reject_rate > 1)
                 return ctl_usage_error("--max-reject-rate '%s': expected a number in [0, 1]", v);
-        } else if (ctl_is(a, "--valid-frac")) {
+        } else if (ctl_is(arg, "--valid-frac")) {
             CTL_NEED_VALUE("--valid-frac");
             if (!ctl_real(v, &g->valid_frac) || g->valid_frac < 0 || g->valid_frac >= 1)
                 return ctl_usage_error("--valid-frac '%s': expected a number in [0, 1)", v);
-        } else if (ctl_is(a, "--test-frac")) {
+        } else if (ctl_is(arg, "--test-frac")) {
             CTL_NEED_VALUE("--test-frac");
             if (!ctl_real(v, &g->test_frac) || g->test_frac < 0 || g->test_frac >= 1)
                 return ctl_usage_error("--test-frac '%s': expected a number in [0, 1)", v);
-        } else if (strcmp(a, "--replace") == 0) {
+        } else if (strcmp(arg, "--replace") == 0) {
             g->replace = true;
         } else {
-            return ctl_usage_error("ingest: unknown option '%s'", a);
+            return ctl_usage_error("ingest: unknown option '%s'", arg);
         }
     }
     if (!g->name.len)
@@ -259,10 +270,10 @@ static int ctl_parse_ingest(int argc, char **argv, sr_proto_request *req, char *
         return ctl_usage_error("ingest: at least one PATH is required");
     if (config) {
         uint32_t len = 0;
-        int rc = ctl_read_config(config, owned, &len);
+        int rc = ctl_read_config(config, &a->owned, &len);
         if (rc)
             return rc;
-        g->config.ptr = *owned;
+        g->config.ptr = a->owned;
         g->config.len = len;
         if (!g->format.len)
             g->format = ctl_pstr("events"); /* a column mapping only makes sense for events */
@@ -270,9 +281,309 @@ static int ctl_parse_ingest(int argc, char **argv, sr_proto_request *req, char *
     return 0;
 }
 
+/* A value that must be one of `allowed` (NULL-terminated); `list` names them
+ * for the message. */
+static bool ctl_one_of(const char *v, const char *const *allowed)
+{
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(v, allowed[i]) == 0)
+            return true;
+    return false;
+}
+
+static int ctl_parse_train(int argc, char **argv, ctl_args *a)
+{
+    static const char *const models[] = { "sasrec", "bert4rec", "pop", "sr", NULL };
+    static const char *const presets[] = { "paper", "fast", NULL };
+    sr_proto_train *t = &a->req.u.train;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-') {
+            if (t->dataset.len)
+                return ctl_usage_error("train: more than one DATASET ('%s')", arg);
+            t->dataset = ctl_pstr(arg);
+        } else if (ctl_is(arg, "--model")) {
+            CTL_NEED_VALUE("--model");
+            if (!ctl_one_of(v, models))
+                return ctl_usage_error("--model '%s': expected sasrec, bert4rec, pop or sr", v);
+            t->model = ctl_pstr(v);
+        } else if (ctl_is(arg, "--preset")) {
+            CTL_NEED_VALUE("--preset");
+            if (!ctl_one_of(v, presets))
+                return ctl_usage_error("--preset '%s': expected paper or fast", v);
+            t->preset = ctl_pstr(v);
+        } else if (ctl_is(arg, "--set")) {
+            CTL_NEED_VALUE("--set");
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v)
+                return ctl_usage_error("--set '%s': expected key=value", v);
+            if (strlen(v) > SR_PROTO_MAX_SET_LEN)
+                return ctl_usage_error("--set: '%.20s...' is longer than %u bytes", v,
+                                       SR_PROTO_MAX_SET_LEN);
+            if (t->n_set == SR_PROTO_MAX_SET)
+                return ctl_usage_error("train: more than %u --set options", SR_PROTO_MAX_SET);
+            t->set[t->n_set++] = ctl_pstr(v);
+        } else if (ctl_is(arg, "--max-steps")) {
+            CTL_NEED_VALUE("--max-steps");
+            if (!ctl_u64(v, 1, &t->max_steps) || t->max_steps > SR_PROTO_MAX_COUNT)
+                return ctl_usage_error("--max-steps '%s': expected an integer in [1, %llu]", v,
+                                       SR_PROTO_MAX_COUNT);
+        } else if (ctl_is(arg, "--epochs")) {
+            CTL_NEED_VALUE("--epochs");
+            if (!ctl_u64(v, 1, &t->epochs) || t->epochs > SR_PROTO_MAX_COUNT)
+                return ctl_usage_error("--epochs '%s': expected an integer in [1, %llu]", v,
+                                       SR_PROTO_MAX_COUNT);
+        } else if (ctl_is(arg, "--seed")) {
+            CTL_NEED_VALUE("--seed");
+            if (!ctl_u64(v, 0, &t->seed))
+                return ctl_usage_error("--seed '%s': expected an integer >= 0", v);
+            t->has_seed = true;
+        } else if (ctl_is(arg, "--name")) {
+            CTL_NEED_VALUE("--name");
+            t->name = ctl_pstr(v);
+        } else if (strcmp(arg, "--wait") == 0) {
+            a->wait = true;
+        } else {
+            return ctl_usage_error("train: unknown option '%s'", arg);
+        }
+    }
+    if (!t->dataset.len)
+        return ctl_usage_error("train: a DATASET is required");
+    if (!t->model.len)
+        return ctl_usage_error("train: --model sasrec|bert4rec|pop|sr is required");
+    return 0;
+}
+
+/* A job id argument: an integer >= 1. */
+static int ctl_job_arg(const char *cmd, const char *v, uint64_t *out)
+{
+    if (!ctl_u64(v, 1, out))
+        return ctl_usage_error("%s: JOB '%s': expected a job number >= 1", cmd, v);
+    return 0;
+}
+
+static int ctl_parse_jobs(int argc, char **argv, ctl_args *a)
+{
+    if (argc > 2)
+        return ctl_usage_error("jobs: unexpected argument '%s'", argv[2]);
+    if (argc == 2) {
+        a->detail = true;
+        return ctl_job_arg("jobs", argv[1], &a->req.u.jobs.job);
+    }
+    return 0;
+}
+
+static int ctl_parse_cancel(int argc, char **argv, ctl_args *a)
+{
+    if (argc != 2)
+        return ctl_usage_error("cancel: expected exactly one JOB");
+    return ctl_job_arg("cancel", argv[1], &a->req.u.cancel.job);
+}
+
+static int ctl_parse_models(int argc, char **argv, ctl_args *a)
+{
+    if (argc > 2)
+        return ctl_usage_error("models: unexpected argument '%s'", argv[2]);
+    if (argc == 2) {
+        a->detail = true;
+        a->req.u.models.name = ctl_pstr(argv[1]);
+    }
+    return 0;
+}
+
+static int ctl_parse_evaluate(int argc, char **argv, ctl_args *a)
+{
+    static const char *const splits[] = { "test", "validation", NULL };
+    static const char *const protocols[] = { "full", "sampled", NULL };
+    static const char *const excludes[] = { "none", "played", "skipped", NULL };
+    sr_proto_evaluate *e = &a->req.u.evaluate;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-') {
+            if (e->model.len)
+                return ctl_usage_error("evaluate: more than one MODEL ('%s')", arg);
+            e->model = ctl_pstr(arg);
+        } else if (ctl_is(arg, "--dataset")) {
+            CTL_NEED_VALUE("--dataset");
+            e->dataset = ctl_pstr(v);
+        } else if (ctl_is(arg, "--split")) {
+            CTL_NEED_VALUE("--split");
+            if (!ctl_one_of(v, splits))
+                return ctl_usage_error("--split '%s': expected test or validation", v);
+            e->split = ctl_pstr(v);
+        } else if (ctl_is(arg, "--protocol")) {
+            CTL_NEED_VALUE("--protocol");
+            if (!ctl_one_of(v, protocols))
+                return ctl_usage_error("--protocol '%s': expected full or sampled", v);
+            e->protocol = ctl_pstr(v);
+        } else if (ctl_is(arg, "--exclude")) {
+            CTL_NEED_VALUE("--exclude");
+            if (!ctl_one_of(v, excludes))
+                return ctl_usage_error("--exclude '%s': expected none, played or skipped", v);
+            e->exclude = ctl_pstr(v);
+        } else if (ctl_is(arg, "--max-queries")) {
+            CTL_NEED_VALUE("--max-queries");
+            if (!ctl_u64(v, 1, &e->max_queries) || e->max_queries > SR_PROTO_MAX_COUNT)
+                return ctl_usage_error("--max-queries '%s': expected an integer in [1, %llu]", v,
+                                       SR_PROTO_MAX_COUNT);
+        } else {
+            return ctl_usage_error("evaluate: unknown option '%s'", arg);
+        }
+    }
+    if (!e->model.len)
+        return ctl_usage_error("evaluate: a MODEL is required");
+    return 0;
+}
+
+/* Does id[len] end with the skip marker `m`? */
+static bool ctl_ends_with(const char *id, size_t len, const char *m)
+{
+    size_t n = strlen(m);
+    return len >= n && memcmp(id + len - n, m, n) == 0;
+}
+
+/* --session "t_a,t_b:skip,t_c": comma-separated track ids in play order; a
+ * trailing ":skip" (or ":s") marks a skipped play. Spaces around an id are
+ * ignored; "" is an empty session. The ids stay in argv; the lists go in one
+ * allocation owned by *a. */
+static int ctl_parse_session(const char *s, ctl_args *a)
+{
+    sr_proto_recommend *r = &a->req.u.recommend;
+    size_t n = 0;
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (*p) {
+        n = 1;
+        for (const char *q = s; *q; q++)
+            n += *q == ',';
+    }
+    if (n > SR_PROTO_MAX_SESSION_PLAYS)
+        return ctl_usage_error("--session: %zu plays, at most %u", n, SR_PROTO_MAX_SESSION_PLAYS);
+    sr_pstr *ids = NULL;
+    bool *skipped = NULL;
+    if (n > 0) {
+        a->owned = malloc(n * (sizeof *ids + sizeof *skipped));
+        if (!a->owned) {
+            fprintf(stderr, "seqrecctl: out of memory for a session of %zu plays\n", n);
+            return CTL_EXIT_USAGE;
+        }
+        ids = (sr_pstr *)(void *)a->owned;
+        skipped = (bool *)(void *)(ids + n);
+    }
+    bool any_skip = false;
+    p = s;
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *b = p, *e = end;
+        while (b < e && *b == ' ')
+            b++;
+        while (e > b && e[-1] == ' ')
+            e--;
+        size_t len = (size_t)(e - b);
+        skipped[i] = false;
+        if (ctl_ends_with(b, len, ":skip")) {
+            len -= 5;
+            skipped[i] = true;
+        } else if (ctl_ends_with(b, len, ":s")) {
+            len -= 2;
+            skipped[i] = true;
+        }
+        if (len == 0)
+            return ctl_usage_error("--session: play %zu has an empty track id", i + 1);
+        if (len > SR_PROTO_MAX_TRACK_ID)
+            return ctl_usage_error("--session: play %zu: track id longer than %u bytes", i + 1,
+                                   SR_PROTO_MAX_TRACK_ID);
+        ids[i].ptr = b;
+        ids[i].len = (uint32_t)len;
+        any_skip |= skipped[i];
+        p = *end ? end + 1 : end;
+    }
+    r->tracks.n = (uint32_t)n;
+    r->tracks.items = ids;
+    /* no skip marked: leave "skipped" out (absent means no play was skipped) */
+    if (any_skip) {
+        r->has_skipped = true;
+        r->skipped.n = (uint32_t)n;
+        r->skipped.items = skipped;
+    }
+    return 0;
+}
+
+static int ctl_parse_recommend(int argc, char **argv, ctl_args *a)
+{
+    static const char *const excludes[] = { "skipped", "played", "none", NULL };
+    sr_proto_recommend *r = &a->req.u.recommend;
+    const char *session = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-') {
+            if (r->model.len)
+                return ctl_usage_error("recommend: more than one MODEL ('%s')", arg);
+            r->model = ctl_pstr(arg);
+        } else if (ctl_is(arg, "--session")) {
+            CTL_NEED_VALUE("--session");
+            session = v;
+        } else if (ctl_is(arg, "-k") || ctl_is(arg, "--k")) {
+            const char *name = arg[1] == 'k' ? "-k" : "--k";
+            CTL_NEED_VALUE(name);
+            if (!ctl_u64(v, 1, &r->k) || r->k > SR_PROTO_MAX_K)
+                return ctl_usage_error("-k '%s': expected an integer in [1, %u]", v,
+                                       SR_PROTO_MAX_K);
+        } else if (ctl_is(arg, "--exclude")) {
+            CTL_NEED_VALUE("--exclude");
+            if (!ctl_one_of(v, excludes))
+                return ctl_usage_error("--exclude '%s': expected skipped, played or none", v);
+            r->exclude = ctl_pstr(v);
+        } else {
+            return ctl_usage_error("recommend: unknown option '%s'", arg);
+        }
+    }
+    if (!r->model.len)
+        return ctl_usage_error("recommend: a MODEL is required");
+    if (!session)
+        return ctl_usage_error("recommend: --session \"ID,ID:skip,...\" is required");
+    return ctl_parse_session(session, a);
+}
+
+/* ---- text forms ---------------------------------------------------------------------- */
+
+static void ctl_show_evaluate(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
+{
+    (void)a;
+    ctl_print_evaluate(stdout, doc, result);
+}
+
+static void ctl_show_recommend(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
+{
+    (void)a;
+    fflush(stdout);
+    ctl_print_recommend(stdout, stderr, doc, result);
+}
+
+static void ctl_show_jobs(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
+{
+    ctl_print_jobs(stdout, doc, result, a->detail);
+}
+
+static void ctl_show_models(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
+{
+    ctl_print_models(stdout, doc, result, a->detail);
+}
+
+static void ctl_show_shutdown(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
+{
+    (void)a, (void)doc, (void)result;
+    printf("seqrecd is stopping\n");
+}
+
 static const ctl_cmd ctl_cmds[] = {
-    { "status", "", "show the daemon's state", "", true, false, ctl_parse_none },
-    { "synth", "--out PATH --sessions N [--tracks M] [--seed S] [--skips informative|random]",
+    { "status", SR_PROTO_OP_STATUS, "", "show the daemon's state", "", true, CTL_QUICK_TIMEOUT_S,
+      ctl_parse_none, NULL },
+    { "synth", SR_PROTO_OP_SYNTH,
+      "--out PATH --sessions N [--tracks M] [--seed S] [--skips informative|random]",
       "write a synthetic MSSD-format log under the data root",
       "  --out PATH        output file, relative to the daemon's data root (.gz: gzip)\n"
       "  --sessions N      number of sessions (>= 1)\n"
@@ -280,8 +591,8 @@ static const ctl_cmd ctl_cmds[] = {
       "  --seed S          random seed (default 42)\n"
       "  --skips MODE      informative (skips depend on the track; default) or random\n"
       "                    (same rates, independent of the track: the control)\n",
-      false, true, ctl_parse_synth },
-    { "ingest",
+      false, CTL_FOREVER, ctl_parse_synth, NULL },
+    { "ingest", SR_PROTO_OP_INGEST,
       "PATH... --name NAME [--format mssd|events] [--config FILE] [--split leave-last|temporal]\n"
       "                 [--skip-rule R] [--min-session-len N] [--min-track-count N] [--only-with-skip]\n"
       "                 [--max-reject-rate X] [--valid-frac X] [--test-frac X] [--replace]",
@@ -302,17 +613,68 @@ static const ctl_cmd ctl_cmds[] = {
       "  --valid-frac X       temporal split: fraction of sessions for validation (0.1)\n"
       "  --test-frac X        temporal split: fraction of sessions for test (0.1)\n"
       "  --replace            overwrite an existing dataset of that name\n",
-      false, true, ctl_parse_ingest },
-    { "stats", "NAME", "show a dataset's metadata and statistics", "", true, false,
-      ctl_parse_stats },
-    { "datasets", "", "list datasets with their sizes", "", true, false, ctl_parse_none },
-    { "shutdown", "", "ask the daemon to stop (running jobs are cancelled)", "", false, false,
-      ctl_parse_none },
-};
-
-static const sr_proto_op ctl_cmd_ops[] = {
-    SR_PROTO_OP_STATUS, SR_PROTO_OP_SYNTH,    SR_PROTO_OP_INGEST,
-    SR_PROTO_OP_STATS,  SR_PROTO_OP_DATASETS, SR_PROTO_OP_SHUTDOWN,
+      false, CTL_FOREVER, ctl_parse_ingest, NULL },
+    { "stats", SR_PROTO_OP_STATS, "NAME", "show a dataset's metadata and statistics", "", true,
+      CTL_QUICK_TIMEOUT_S, ctl_parse_stats, NULL },
+    { "datasets", SR_PROTO_OP_DATASETS, "", "list datasets with their sizes", "", true,
+      CTL_QUICK_TIMEOUT_S, ctl_parse_none, NULL },
+    { "train", SR_PROTO_OP_TRAIN,
+      "DATASET --model sasrec|bert4rec|pop|sr [--preset paper|fast] [--set KEY=VALUE]...\n"
+      "                 [--max-steps N] [--epochs E] [--seed S] [--name MODEL] [--wait]",
+      "start a training job; prints its job number and the model name",
+      "  DATASET           the dataset to train on (see 'datasets')\n"
+      "  --model KIND      sasrec or bert4rec (transformers; --set lambda=X weighs the\n"
+      "                    skip-contrastive term, 0 = off), pop (most popular) or sr\n"
+      "                    (sequential rules)\n"
+      "  --preset P        fast (the daemon's default) or paper (the authors' settings)\n"
+      "  --set KEY=VALUE   override one training setting (dim, layers, lr, lambda, ...);\n"
+      "                    repeatable, applied in order after the preset\n"
+      "  --max-steps N     stop after N optimiser steps\n"
+      "  --epochs E        number of epochs\n"
+      "  --seed S          random seed\n"
+      "  --name MODEL      name of the model to create (default chosen by the daemon)\n"
+      "  --wait            follow the job until it ends: progress on stderr (polled\n"
+      "                    every second), then the final job (with --json: the job\n"
+      "                    object, whose \"model\" names the trained model). Exit 0 when\n"
+      "                    it is done, 1 when it failed or was cancelled. Interrupting\n"
+      "                    seqrecctl does not stop the job (use 'cancel').\n",
+      false, CTL_QUICK_TIMEOUT_S, ctl_parse_train, NULL },
+    { "jobs", SR_PROTO_OP_JOBS, "[JOB]", "list jobs with their state and progress, or show one",
+      "  JOB               a job number: every member of that job\n", true, CTL_QUICK_TIMEOUT_S,
+      ctl_parse_jobs, ctl_show_jobs },
+    { "cancel", SR_PROTO_OP_CANCEL, "JOB", "cancel a queued or running job", "", false,
+      CTL_QUICK_TIMEOUT_S, ctl_parse_cancel, NULL },
+    { "evaluate", SR_PROTO_OP_EVALUATE,
+      "MODEL [--dataset NAME] [--split test|validation] [--protocol full|sampled]\n"
+      "                 [--exclude none|played|skipped] [--max-queries N]",
+      "evaluate a model: HR, NDCG and MRR at 1, 5, 10, 20 (all, listened, skipped)",
+      "  MODEL             a trained model (see 'models')\n"
+      "  --dataset NAME    evaluate on another dataset (default: the model's own)\n"
+      "  --split S         test (default) or validation\n"
+      "  --protocol P      full (rank against every track; default) or sampled (the\n"
+      "                    authors' sampled-negatives protocol, for comparison only)\n"
+      "  --exclude E       tracks removed from the ranking: none, played or skipped\n"
+      "  --max-queries N   evaluate at most N queries\n"
+      "Not retried on a timeout; waits up to 3600 s unless --timeout is given.\n",
+      false, CTL_EVALUATE_TIMEOUT_S, ctl_parse_evaluate, ctl_show_evaluate },
+    { "recommend", SR_PROTO_OP_RECOMMEND,
+      "MODEL --session \"ID,ID:skip,...\" [-k N] [--exclude skipped|played|none]",
+      "recommend the next tracks for a listening session",
+      "  MODEL             a trained model (see 'models')\n"
+      "  --session S       the session's track ids in play order, comma-separated; a\n"
+      "                    trailing \":skip\" (or \":s\") marks a skipped play\n"
+      "                    (\"t_a,t_b:skip,t_c\"); \"\" is an empty session\n"
+      "  -k N              number of tracks (1-1000, default 10)\n"
+      "  --exclude E       skipped (default: tracks skipped in the session), played\n"
+      "                    (every track of the session) or none\n"
+      "Warnings (unknown tracks...) go to stderr. With no known track the daemon\n"
+      "falls back to popularity and says so.\n",
+      true, CTL_RECOMMEND_TIMEOUT_S, ctl_parse_recommend, ctl_show_recommend },
+    { "models", SR_PROTO_OP_MODELS, "[NAME]", "list trained models, or show one with its config",
+      "  NAME              a model name: every member and the resolved config\n", true,
+      CTL_QUICK_TIMEOUT_S, ctl_parse_models, ctl_show_models },
+    { "shutdown", SR_PROTO_OP_SHUTDOWN, "", "ask the daemon to stop (running jobs are cancelled)",
+      "", false, CTL_QUICK_TIMEOUT_S, ctl_parse_none, ctl_show_shutdown },
 };
 
 static void ctl_usage(FILE *f)
@@ -324,15 +686,19 @@ static void ctl_usage(FILE *f)
             "Client of the seqrec daemon (seqrecd).\n"
             "  --endpoint E   daemon endpoint (default $SEQREC_ENDPOINT, else %s)\n"
             "  --json         print the reply's result as JSON\n"
-            "  --timeout SEC  give up after SEC seconds (default %.0f for quick commands;\n"
-            "                 synth and ingest wait without limit). status, stats and datasets\n"
-            "                 are retried %d times on a fresh socket after a timeout.\n"
+            "  --timeout SEC  give up after SEC seconds (per request). Defaults: %.0f s for\n"
+            "                 quick commands, %.0f s for recommend, %.0f s for evaluate;\n"
+            "                 synth and ingest wait without limit. status, stats, datasets,\n"
+            "                 jobs, models and recommend are retried %d times on a fresh\n"
+            "                 socket after a timeout; the others are never sent twice.\n"
             "\n"
             "Commands:\n",
-            CTL_DEFAULT_ENDPOINT, CTL_QUICK_TIMEOUT_S, CTL_RETRIES);
+            CTL_DEFAULT_ENDPOINT, CTL_QUICK_TIMEOUT_S, CTL_RECOMMEND_TIMEOUT_S,
+            CTL_EVALUATE_TIMEOUT_S, CTL_RETRIES);
     for (size_t i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++)
-        fprintf(f, "  %-9s %s\n", ctl_cmds[i].name, ctl_cmds[i].summary);
-    fprintf(f, "\nExit status: 0 ok, 1 error reply, 2 usage error, 3 no answer.\n");
+        fprintf(f, "  %-10s %s\n", ctl_cmds[i].name, ctl_cmds[i].summary);
+    fprintf(f, "\nExit status: 0 ok, 1 error reply (or a failed training job with --wait),\n"
+               "2 usage error, 3 no answer.\n");
 }
 
 static void ctl_cmd_usage(FILE *f, const ctl_cmd *c)
@@ -344,41 +710,12 @@ static void ctl_cmd_usage(FILE *f, const ctl_cmd *c)
 
 /* ---- main -------------------------------------------------------------------------- */
 
-static uint64_t ctl_request_id(void)
+static int ctl_print_result(const ctl_opts *o, const ctl_cmd *cmd, const ctl_args *a,
+                            const ctl_reply *rep)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t id = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec;
-    id &= (UINT64_C(1) << 53) - 1; /* exact in JSON numbers */
-    return id ? id : 1;
-}
-
-static int ctl_report(const ctl_opts *o, const ctl_cmd *cmd, const void *buf, size_t len,
-                      uint64_t id)
-{
-    sr_mp_doc doc = { NULL, 0 };
-    bool ok = false;
-    const sr_mp_node *result = NULL;
-    sr_proto_code code = SR_PROTO_CODE_OK;
-    sr_pstr msg = { NULL, 0 };
-    uint64_t rid = 0;
-    char err[256];
-    if (!sr_proto_reply_decode(buf, len, &doc, &ok, &result, &code, &msg, &rid, err,
-                               sizeof err)) {
-        fprintf(stderr, "seqrecctl: %s\n", err);
-        return CTL_EXIT_ERROR;
-    }
     int rc = CTL_EXIT_OK;
-    if (rid != 0 && rid != id) {
-        fprintf(stderr, "seqrecctl: reply id %llu does not match request id %llu\n",
-                (unsigned long long)rid, (unsigned long long)id);
-        rc = CTL_EXIT_ERROR;
-    } else if (!ok) {
-        fprintf(stderr, "seqrecctl: %s (%u): %.*s\n", sr_proto_code_name(code), (unsigned)code,
-                (int)msg.len, msg.ptr ? msg.ptr : "");
-        rc = CTL_EXIT_ERROR;
-    } else if (o->json) {
-        json_t *j = ctl_print_json(&doc, sr_mp_index(&doc, result));
+    if (o->json) {
+        json_t *j = ctl_print_json(&rep->doc, rep->result);
         char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
         if (!s) {
             fprintf(stderr, "seqrecctl: out of memory writing JSON\n");
@@ -388,18 +725,28 @@ static int ctl_report(const ctl_opts *o, const ctl_cmd *cmd, const void *buf, si
         }
         free(s);
         json_decref(j);
+    } else if (cmd->print) {
+        cmd->print(a, &rep->doc, rep->result);
     } else {
-        if (cmd->parse == ctl_parse_none && strcmp(cmd->name, "shutdown") == 0)
-            printf("seqrecd is stopping\n");
-        else
-            ctl_print_text(stdout, &doc, sr_mp_index(&doc, result));
-    }
-    sr_mp_doc_free(&doc);
-    if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
-        fprintf(stderr, "seqrecctl: write to stdout: %s\n", strerror(errno));
-        rc = CTL_EXIT_ERROR;
+        ctl_print_text(stdout, &rep->doc, rep->result);
     }
     return rc;
+}
+
+/* train --wait: say which job and model, then follow the job. */
+static int ctl_follow_train(const ctl_opts *o, const ctl_reply *rep, int timeout_ms)
+{
+    uint64_t job = 0;
+    sr_pstr model = { "?", 1 };
+    if (!ctl_get_u64(&rep->doc, rep->result, "job", &job) || job == 0) {
+        fprintf(stderr, "seqrecctl: the train reply has no job number\n");
+        return CTL_EXIT_ERROR;
+    }
+    ctl_get_str(&rep->doc, rep->result, "model", &model);
+    fprintf(stderr, "job %llu: training model ", (unsigned long long)job);
+    ctl_put_safe(stderr, model.ptr, model.len);
+    fputc('\n', stderr);
+    return ctl_wait_job(o->endpoint, job, timeout_ms, CTL_RETRIES, o->json);
 }
 
 int main(int argc, char **argv)
@@ -434,8 +781,7 @@ int main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     const ctl_cmd *cmd = NULL;
-    size_t ci;
-    for (ci = 0; ci < sizeof ctl_cmds / sizeof ctl_cmds[0]; ci++) {
+    for (size_t ci = 0; ci < sizeof ctl_cmds / sizeof ctl_cmds[0]; ci++) {
         if (strcmp(argv[i], ctl_cmds[ci].name) == 0) {
             cmd = &ctl_cmds[ci];
             break;
@@ -452,47 +798,34 @@ int main(int argc, char **argv)
         }
     }
 
-    sr_proto_request req;
-    memset(&req, 0, sizeof req);
-    req.version = SR_PROTO_VERSION;
-    req.op = ctl_cmd_ops[ci];
-    req.id = ctl_request_id();
-    char *owned = NULL;
-    int rc = cmd->parse(cargc, cargv, &req, &owned);
+    ctl_args a;
+    memset(&a, 0, sizeof a);
+    a.req.version = SR_PROTO_VERSION;
+    a.req.op = cmd->op;
+    a.req.id = ctl_request_id();
+    int rc = cmd->parse(cargc, cargv, &a);
     if (rc != 0) {
-        free(owned);
+        free(a.owned);
         return rc;
     }
 
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    if (sr_proto_request_encode(&req, &sb) != 0) {
-        fprintf(stderr, "seqrecctl: cannot encode the request\n");
-        rc = CTL_EXIT_USAGE;
-        goto done;
-    }
-    double t = o.timeout_s > 0 ? o.timeout_s : cmd->long_running ? -1 : CTL_QUICK_TIMEOUT_S;
+    double t = o.timeout_s > 0 ? o.timeout_s : cmd->timeout_s;
     int timeout_ms = t < 0 ? -1 : (t * 1000.0 > 2e9 ? 2000000000 : (int)(t * 1000.0));
-    void *reply = NULL;
-    size_t reply_len = 0;
-    char err[512];
-    ctl_conn_result cr = ctl_conn_call(o.endpoint, sb.data, sb.size, timeout_ms,
-                                       cmd->idempotent ? CTL_RETRIES : 0, &reply, &reply_len,
-                                       err, sizeof err);
-    if (cr == CTL_CONN_RESULT_BAD_ENDPOINT) {
-        /* a malformed --endpoint is a usage error */
-        fprintf(stderr, "seqrecctl: %s\n", err);
-        rc = CTL_EXIT_USAGE;
-    } else if (cr != CTL_CONN_RESULT_OK) {
-        /* timeouts and transport failures alike: no answer */
-        fprintf(stderr, "seqrecctl: %s\n", err);
-        rc = CTL_EXIT_NO_ANSWER;
-    } else {
-        rc = ctl_report(&o, cmd, reply, reply_len, req.id);
+    ctl_reply rep;
+    rc = ctl_request(o.endpoint, &a.req, timeout_ms, cmd->idempotent ? CTL_RETRIES : 0, false,
+                     &rep);
+    if (rc == CTL_EXIT_OK) {
+        if (a.wait)
+            rc = ctl_follow_train(&o, &rep, o.timeout_s > 0 ? timeout_ms
+                                                            : (int)(CTL_QUICK_TIMEOUT_S * 1000));
+        else
+            rc = ctl_print_result(&o, cmd, &a, &rep);
     }
-    free(reply);
-done:
-    msgpack_sbuffer_destroy(&sb);
-    free(owned);
+    ctl_reply_free(&rep);
+    free(a.owned);
+    if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
+        fprintf(stderr, "seqrecctl: write to stdout: %s\n", strerror(errno));
+        rc = CTL_EXIT_ERROR;
+    }
     return rc;
 }

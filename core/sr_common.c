@@ -120,3 +120,21 @@ int sr_tmpfile_create(const char *path, bool read_write)
     return open(path, (read_write ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 0644);
 }
+
+bool sr_kv_find(sr_str text, const char *key, sr_str *value)
+{
+    size_t kl = strlen(key), at = 0;
+    while (at < text.len) {
+        const char *nl = memchr(text.ptr + at, '\n', text.len - at);
+        size_t end = nl ? (size_t)(nl - text.ptr) : text.len;
+        const char *l = text.ptr + at;
+        size_t ll = end - at;
+        if (ll >= kl + 3 && memcmp(l, key, kl) == 0 && memcmp(l + kl, " = ", 3) == 0) {
+            value->ptr = l + kl + 3;
+            value->len = ll - kl - 3;
+            return true;
+        }
+        at = end + 1;
+    }
+    return false;
+}

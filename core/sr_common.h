@@ -68,6 +68,12 @@ bool sr_str_eqc(sr_str a, const char *c);
 sr_err sr_name_parse(sr_str s, const char *const *names, size_t n, const char *what, int *out);
 const char *sr_name_at(const char *const *names, size_t n, unsigned i);
 
+/* ---- "key = value" lines ----------------------------------------------------- */
+/* The value of `key` in text made of "key = value" lines (the meta and
+ * config sections of model files): the rest of the first line that starts
+ * with exactly "<key> = ". false when no line does. */
+bool sr_kv_find(sr_str text, const char *key, sr_str *value);
+
 /* ---- logging --------------------------------------------------------------- */
 typedef enum sr_log_level {
     SR_LOG_LEVEL_DEBUG = 0,

@@ -684,12 +684,14 @@ sr_err sr_model_encode_backward(sr_model *m, sr_dnnl_ctx *ctx, int B)
 
 /* ---- inference ---------------------------------------------------------------------- */
 
-sr_err sr_model_score(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
-                      const uint8_t *skipped, int n, float *scores)
+/* Fill row b of the inference input (idx, fbidx, valid) with one session;
+ * returns the position whose hidden state is the query. */
+static sr_err fill_query_row(sr_model *m, int b, const int32_t *tracks, const uint8_t *skipped,
+                             int n, int *at_out)
 {
     const sr_model_config *c = &m->cfg;
     sr_model_arena *a = &m->a;
-    const int L = c->L, D = c->D;
+    const int L = c->L;
     const bool bert = c->kind == SR_MODEL_KIND_BERT4REC;
     if (n < 1)
         return sr_errorf(SR_ERR_ARG, "sr_model_score: session of %d plays, need >= 1", n);
@@ -699,24 +701,41 @@ sr_err sr_model_score(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
         if (tracks[i] < 0 || tracks[i] >= c->I)
             return sr_errorf(SR_ERR_ARG, "sr_model_score: play %d has track %d outside [0, %d)",
                              i, (int)tracks[i], (int)c->I);
+    int32_t *idx = a->idx + (size_t)b * L;
+    int32_t *fbidx = a->fbidx + (size_t)b * L;
+    uint8_t *valid = a->valid + (size_t)b * L;
     for (int l = 0; l < L; l++) {
-        a->idx[l] = -1;
-        a->fbidx[l] = -1;
-        a->valid[l] = 0;
+        idx[l] = -1;
+        fbidx[l] = -1;
+        valid[l] = 0;
     }
     for (int j = 0; j < keep; j++) {
-        a->idx[j] = tracks[first + j];
-        a->valid[j] = 1;
+        idx[j] = tracks[first + j];
+        valid[j] = 1;
         if (c->feedback)
-            a->fbidx[j] = skipped && skipped[first + j] ? 1 : 0;
+            fbidx[j] = skipped && skipped[first + j] ? 1 : 0;
     }
     int at = keep - 1;
     if (bert) {
         at = keep;
-        a->idx[at] = c->I; /* [MASK] */
-        a->valid[at] = 1;
+        idx[at] = c->I; /* [MASK] */
+        valid[at] = 1;
     }
-    sr_err e = sr_model_encode(m, ctx, 1, false, 0);
+    *at_out = at;
+    return SR_OK;
+}
+
+sr_err sr_model_score(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
+                      const uint8_t *skipped, int n, float *scores)
+{
+    const sr_model_config *c = &m->cfg;
+    sr_model_arena *a = &m->a;
+    const int D = c->D;
+    int at = 0;
+    sr_err e = fill_query_row(m, 0, tracks, skipped, n, &at);
+    if (e != SR_OK)
+        return e;
+    e = sr_model_encode(m, ctx, 1, false, 0);
     if (e != SR_OK)
         return e;
     const float *h = a->h + (size_t)at * D;
@@ -724,4 +743,38 @@ sr_err sr_model_score(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
     if (e != SR_OK)
         return e;
     return sr_matmul_nt(ctx, a->z, D, m->p.out, D, scores, c->I, 1, c->I, D, false);
+}
+
+sr_err sr_model_queries(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
+                        const uint8_t *skipped, const int64_t *offsets, int B, float *q)
+{
+    const sr_model_config *c = &m->cfg;
+    sr_model_arena *a = &m->a;
+    const int L = c->L, D = c->D;
+    if (B < 1 || B > m->B_max)
+        return sr_errorf(SR_ERR_ARG, "sr_model_queries: B = %d outside [1, %d]", B, m->B_max);
+    for (int b = 0; b < B; b++) {
+        int64_t n = offsets[b + 1] - offsets[b];
+        if (n < 1 || n > INT32_MAX)
+            return sr_errorf(SR_ERR_ARG, "sr_model_queries: session %d has %lld plays", b,
+                             (long long)n);
+        int at = 0;
+        sr_err e = fill_query_row(m, b, tracks + offsets[b], skipped ? skipped + offsets[b] : NULL,
+                                  (int)n, &at);
+        if (e != SR_OK)
+            return e;
+        a->targets[b] = b * L + at; /* the query's row of h (targets is free at inference) */
+    }
+    sr_err e = sr_model_encode(m, ctx, B, false, 0);
+    if (e != SR_OK)
+        return e;
+    /* gather the B query rows of h into dz (backward scratch, free at inference) */
+    for (int b = 0; b < B; b++)
+        memcpy(a->dz + (size_t)b * D, a->h + (size_t)a->targets[b] * D, sizeof(float) * D);
+    return sr_model_head_forward(m, ctx, a->dz, a->u, q, B);
+}
+
+const float *sr_model_output_table(const sr_model *m)
+{
+    return m->p.out;
 }

@@ -226,4 +226,24 @@ const int32_t *sr_model_candidates(const sr_model *m, int *n, int *n_distinct);
 sr_err sr_model_score(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
                       const uint8_t *skipped, int n, float *scores);
 
+/* Query vectors of B sessions for batched scoring (no dropout): the final
+ * hidden state of each session's last position (SASRec) or of a [MASK]
+ * appended after it (BERT4Rec), through the head, i.e. the vectors whose
+ * products with the output table are the scores of sr_model_score:
+ *   tracks:  [offsets[B]] plays of all sessions, dense indices < I
+ *   skipped: [offsets[B]] 0/1 (only read with feedback), or NULL
+ *   offsets: [B + 1] session b = plays [offsets[b], offsets[b + 1]), each >= 1 play
+ *   q:       [B, D] out
+ * Windowing as sr_model_score (the last L, or L - 1, plays). B <= B_max.
+ * scores[b, i] = q[b] . out[i] (sr_model_output_table), equal to
+ * sr_model_score's up to the rounding of the product's blocking.
+ * SR_ERR_ARG for B outside [1, B_max], an empty session or a track outside
+ * [0, I). */
+sr_err sr_model_queries(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
+                        const uint8_t *skipped, const int64_t *offsets, int B, float *q);
+
+/* The output table [I, D]: the item table's first I rows when tied, else
+ * "out". Scores = q out^T. */
+const float *sr_model_output_table(const sr_model *m);
+
 #endif /* SR_MODEL_H */

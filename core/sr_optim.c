@@ -233,3 +233,24 @@ sr_err sr_optim_step(sr_optim *o, sr_model *m, const sr_model_batch *batch, sr_d
     out->t = t;
     return SR_OK;
 }
+
+void sr_optim_state_view(sr_optim *o, sr_optim_state *out)
+{
+    out->m = o->m;
+    out->v = o->v;
+    out->row_t = o->row_t;
+    out->n = o->n;
+    out->Ir = o->Ir;
+    out->t = o->t;
+    out->skipped = o->skipped;
+}
+
+sr_err sr_optim_set_counts(sr_optim *o, int64_t t, int64_t skipped)
+{
+    if (t < 0 || skipped < 0)
+        return sr_errorf(SR_ERR_ARG, "sr_optim_set_counts: t = %lld, skipped = %lld",
+                         (long long)t, (long long)skipped);
+    o->t = t;
+    o->skipped = skipped;
+    return SR_OK;
+}

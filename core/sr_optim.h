@@ -104,4 +104,21 @@ int64_t sr_optim_skipped(const sr_optim *o);
 /* Whether the policy above decays the tensor of that name under c. */
 bool sr_optim_decays(const sr_optim_config *c, const char *tensor_name);
 
+/* The optimiser's state, for checkpoints: pointers INTO the optimiser (read
+ * them to save, write through them to restore), valid until sr_optim_free.
+ *   m, v:  [n] first and second moments, laid out like the parameters
+ *   row_t: [Ir] per-row step counts of the lazy item table
+ * t and skipped are copies; restore them with sr_optim_set_counts. */
+typedef struct sr_optim_state {
+    float *m, *v;
+    int64_t *row_t;
+    size_t n;
+    int32_t Ir;
+    int64_t t, skipped;
+} sr_optim_state;
+void sr_optim_state_view(sr_optim *o, sr_optim_state *out);
+/* Restore the update and skip counts (t sets the schedule's position).
+ * SR_ERR_ARG for negative counts. */
+sr_err sr_optim_set_counts(sr_optim *o, int64_t t, int64_t skipped);
+
 #endif /* SR_OPTIM_H */

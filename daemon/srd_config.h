@@ -28,6 +28,9 @@ typedef struct srd_config {
     int64_t max_msg_bytes;      /* ZMQ_MAXMSGSIZE of the front end */
     int64_t max_synth_sessions; /* refuse larger synth requests (413) */
     int64_t ingest_threads;     /* files parsed in parallel per ingest; 0 = all cores */
+    int64_t jobs;               /* training jobs running at once; more wait queued */
+    int64_t train_threads;      /* OpenMP threads of one training job; 0 = all cores */
+    int64_t ckpt_every;         /* default checkpoint interval of training jobs, in steps */
     sr_log_level log_level;
     bool allow_remote;          /* bind tcp:// on addresses other than loopback */
 } srd_config;

@@ -15,10 +15,11 @@
 #include "sr_store.h"
 #include "sr_synth.h"
 #include "srd_evconf.h"
+#include "srd_jobs.h"
+#include "srd_models.h"
 #include "srd_log.h"
 #include "srd_paths.h"
 
-#define SRD_NAME_MAX 64          /* dataset names: [A-Za-z0-9._-]{1,63}, not starting with '.' */
 #define SRD_MAX_LISTED 100000    /* datasets listed by one `datasets` reply */
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -30,7 +31,7 @@ static double srd_ops_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-static msgpack_packer srd_ops_packer(msgpack_sbuffer *reply)
+msgpack_packer srd_ops_packer(msgpack_sbuffer *reply)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, reply, msgpack_sbuffer_write);
@@ -71,8 +72,8 @@ static sr_proto_code srd_ops_code_of(sr_err e)
     }
 }
 
-static void srd_ops_reply_sr_err(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_err e,
-                                 const char *what)
+void srd_ops_reply_sr_err(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_err e,
+                          const char *what)
 {
     char msg[1200];
     snprintf(msg, sizeof msg, "%s: %s%s%s", what, sr_err_name(e), sr_errmsg()[0] ? ": " : "",
@@ -82,7 +83,7 @@ static void srd_ops_reply_sr_err(srd_ops *ops, msgpack_sbuffer *reply, uint64_t 
 
 /* Dataset names become file names: [A-Za-z0-9._-]{1,63}, and not starting
  * with '.' (no ".", "..", hidden files). */
-static sr_proto_code srd_ops_name(sr_pstr s, char out[SRD_NAME_MAX], char *err, size_t errcap)
+sr_proto_code srd_ops_name(sr_pstr s, char out[SRD_NAME_MAX], char *err, size_t errcap)
 {
     if (s.len == 0 || s.len >= SRD_NAME_MAX) {
         snprintf(err, errcap, "name: must be 1..%d bytes", SRD_NAME_MAX - 1);
@@ -229,8 +230,13 @@ uint64_t srd_ops_count_datasets(const srd_ops *ops)
 static void srd_ops_status(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
 {
     msgpack_packer pk = srd_ops_packer(reply);
-    sr_proto_reply_ok_begin(&pk, req->id, 9);
+    int queued = 0, running = 0;
+    if (ops->jobs)
+        srd_jobs_counts(ops->jobs, &queued, &running);
+    sr_proto_reply_ok_begin(&pk, req->id, 11);
     sr_proto_pack_kv_str(&pk, "version", SEQREC_VERSION);
+    sr_proto_pack_kv_u64(&pk, "jobs_queued", (uint64_t)queued);
+    sr_proto_pack_kv_u64(&pk, "jobs_running", (uint64_t)running);
     sr_proto_pack_kv_f64(&pk, "uptime_s", srd_ops_since(&ops->started));
     sr_proto_pack_kv_u64(&pk, "requests", atomic_load(&ops->requests));
     sr_proto_pack_kv_u64(&pk, "errors", atomic_load(&ops->errors));
@@ -710,6 +716,24 @@ void srd_ops_execute(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer 
     case SR_PROTO_OP_DATASETS:
         srd_ops_datasets(ops, req, reply);
         break;
+    case SR_PROTO_OP_TRAIN:
+        srd_ops_train(ops, req, reply);
+        break;
+    case SR_PROTO_OP_JOBS:
+        srd_ops_jobs(ops, req, reply);
+        break;
+    case SR_PROTO_OP_CANCEL:
+        srd_ops_cancel(ops, req, reply);
+        break;
+    case SR_PROTO_OP_EVALUATE:
+        srd_ops_evaluate(ops, req, reply);
+        break;
+    case SR_PROTO_OP_RECOMMEND:
+        srd_ops_recommend(ops, req, reply);
+        break;
+    case SR_PROTO_OP_MODELS:
+        srd_ops_models(ops, req, reply);
+        break;
     case SR_PROTO_OP_SHUTDOWN: {
         msgpack_packer pk = srd_ops_packer(reply);
         sr_proto_reply_ok_begin(&pk, req->id, 1);
@@ -785,17 +809,27 @@ sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg)
     if (n1 < 0 || (size_t)n1 >= sizeof ops->datasets_dir || n2 < 0 ||
         (size_t)n2 >= sizeof ops->tmp_dir)
         return sr_errorf(SR_ERR_ARG, "state dir %s: path too long", ops->state_dir);
+    char jobs_dir[PATH_MAX + 8], models_dir[PATH_MAX + 8];
+    snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", ops->state_dir);
+    snprintf(models_dir, sizeof models_dir, "%s/models", ops->state_dir);
     if ((e = srd_ops_mkdir(ops->datasets_dir)) != SR_OK ||
-        (e = srd_ops_mkdir(ops->tmp_dir)) != SR_OK)
+        (e = srd_ops_mkdir(ops->tmp_dir)) != SR_OK || (e = srd_ops_mkdir(jobs_dir)) != SR_OK ||
+        (e = srd_ops_mkdir(models_dir)) != SR_OK)
         return e;
     srd_ops_clean_tmp(ops->tmp_dir);
-    return SR_OK;
+    e = srd_models_new(ops, &ops->models);
+    if (e == SR_OK)
+        e = srd_jobs_new(ops, &ops->jobs);
+    return e;
 }
 
 void srd_ops_destroy(srd_ops *ops)
 {
     if (!ops)
         return;
+    atomic_store(&ops->stopping, true);
+    srd_jobs_free(&ops->jobs);
+    srd_models_free(&ops->models);
     for (int i = 0; i < SRD_OPS_MAX_BUSY; i++) {
         free(ops->busy[i]);
         ops->busy[i] = NULL;

@@ -35,6 +35,8 @@ typedef struct srd_ops {
      * on the same name is refused with 409 instead of racing on one file. */
     pthread_mutex_t lock;
     char *busy[SRD_OPS_MAX_BUSY];
+    struct srd_jobs *jobs;       /* training jobs (srd_jobs.h) */
+    struct srd_models *models;   /* trained models (srd_models.h) */
 } srd_ops;
 
 /* Resolve and create the directories (state_dir, datasets/, tmp/; tmp/ is
@@ -56,6 +58,25 @@ void srd_ops_execute(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer 
 /* Pack an error reply and count it. */
 void srd_ops_reply_error(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_proto_code code,
                          const char *message);
+
+/* ---- shared by the handler files (srd_ops.c, srd_ops_train.c) ---- */
+
+#define SRD_NAME_MAX 64 /* names: [A-Za-z0-9._-]{1,63}, not starting with '.' */
+
+msgpack_packer srd_ops_packer(msgpack_sbuffer *reply);
+/* An error reply for a core error: "<what>: <error name>: <message>". */
+void srd_ops_reply_sr_err(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_err e,
+                          const char *what);
+/* Copy a dataset or model name, checking its characters. */
+sr_proto_code srd_ops_name(sr_pstr s, char out[SRD_NAME_MAX], char *err, size_t errcap);
+
+/* Handlers of training, evaluation and recommendation (srd_ops_train.c). */
+void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
+void srd_ops_jobs(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
+void srd_ops_cancel(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
+void srd_ops_evaluate(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
+void srd_ops_recommend(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
+void srd_ops_models(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
 
 /* Number of datasets (stores) in datasets_dir. */
 uint64_t srd_ops_count_datasets(const srd_ops *ops);

@@ -216,7 +216,10 @@ static void srd_front_request(srd_server *s, msgpack_sbuffer *reply)
         srd_send_reply(s->front, &f, n_env, reply->data, reply->size);
         goto done;
     }
-    if (req.op == SR_PROTO_OP_STATUS || req.op == SR_PROTO_OP_SHUTDOWN) {
+    /* quick ops answer on the front end, so they work with every worker busy
+     * (jobs is what `seqrecctl train --wait` polls during a long evaluate) */
+    if (req.op == SR_PROTO_OP_STATUS || req.op == SR_PROTO_OP_SHUTDOWN ||
+        req.op == SR_PROTO_OP_JOBS || req.op == SR_PROTO_OP_CANCEL) {
         srd_ops_execute(s->ops, &req, reply);
         srd_send_reply(s->front, &f, n_env, reply->data, reply->size);
         if (req.op == SR_PROTO_OP_SHUTDOWN)

@@ -104,6 +104,12 @@ static const char *const sr_proto_op_names[] = {
     [SR_PROTO_OP_STATS] = "stats",
     [SR_PROTO_OP_DATASETS] = "datasets",
     [SR_PROTO_OP_SHUTDOWN] = "shutdown",
+    [SR_PROTO_OP_TRAIN] = "train",
+    [SR_PROTO_OP_JOBS] = "jobs",
+    [SR_PROTO_OP_CANCEL] = "cancel",
+    [SR_PROTO_OP_EVALUATE] = "evaluate",
+    [SR_PROTO_OP_RECOMMEND] = "recommend",
+    [SR_PROTO_OP_MODELS] = "models",
 };
 #define SR_PROTO_N_OPS (sizeof(sr_proto_op_names) / sizeof(sr_proto_op_names[0]))
 
@@ -373,6 +379,7 @@ static bool sr_mp_walk(const uint8_t *buf, size_t len, const sr_mp_limits *lim,
             return false;
         uint32_t idx = n++;
         node.span = 1;
+        node.off = (uint32_t)at; /* len <= UINT32_MAX was checked by sr_mp_parse */
         if (out != NULL) {
             if (idx >= cap) { /* defensive: pass 1 counted fewer nodes */
                 sr_proto_msg(err, errcap, "internal: node count changed between passes");
@@ -602,12 +609,12 @@ static sr_proto_code sr_rq_enum(sr_rq *rq, const char *field, const char *const 
 
 /* Dataset names become file names on the daemon: [A-Za-z0-9._-]{1,63} and no
  * leading '.', which rules out ".", ".." and hidden files. */
-static sr_proto_code sr_rq_name(sr_rq *rq, const char *field, sr_pstr *out)
+static sr_proto_code sr_rq_name(sr_rq *rq, const char *field, bool required, sr_pstr *out)
 {
     sr_pstr s = { NULL, 0 };
     char q[200];
-    sr_proto_code c = sr_rq_str(rq, field, true, UINT32_MAX, &s);
-    if (c != SR_PROTO_CODE_OK)
+    sr_proto_code c = sr_rq_str(rq, field, required, UINT32_MAX, &s);
+    if (c != SR_PROTO_CODE_OK || s.len == 0)
         return c;
     bool ok = s.len <= SR_PROTO_MAX_NAME_LEN && s.ptr[0] != '.';
     for (uint32_t i = 0; ok && i < s.len; i++) {
@@ -742,7 +749,7 @@ static sr_proto_code sr_rq_ingest(sr_rq *rq, sr_proto_ingest *g)
     sr_proto_code c;
     bool present;
 
-    if ((c = sr_rq_name(rq, "name", &g->name)))
+    if ((c = sr_rq_name(rq, "name", true, &g->name)))
         return c;
 
     const sr_mp_node *pn = sr_mp_map_get(rq->doc, 0, "paths");
@@ -810,6 +817,219 @@ static sr_proto_code sr_rq_ingest(sr_rq *rq, sr_proto_ingest *g)
     if ((c = sr_rq_bool(rq, "replace", &g->replace, &present)))
         return c;
     return SR_PROTO_CODE_OK;
+}
+
+/* An array field: present and an array (400 otherwise), at most max_n
+ * entries (413). *node is NULL when an optional field is absent. */
+static sr_proto_code sr_rq_array(sr_rq *rq, const char *field, bool required, const char *want,
+                                 uint32_t max_n, const char *noun, const sr_mp_node **node)
+{
+    const sr_mp_node *n = sr_mp_map_get(rq->doc, 0, field);
+    *node = NULL;
+    if (n == NULL)
+        return required ? sr_rq_missing(rq, field) : SR_PROTO_CODE_OK;
+    if (n->type != SR_MP_TYPE_ARRAY)
+        return sr_rq_type_error(rq, field, want, n);
+    if (n->n > max_n) {
+        sr_proto_msg(rq->err, rq->errcap, "field \"%s\": %u %s exceeds the limit of %u", field,
+                     n->n, noun, max_n);
+        return SR_PROTO_CODE_TOO_LARGE;
+    }
+    *node = n;
+    return SR_PROTO_CODE_OK;
+}
+
+/* A required str that must be one of `allowed`. */
+static sr_proto_code sr_rq_enum_required(sr_rq *rq, const char *field,
+                                         const char *const *allowed, sr_pstr *out)
+{
+    if (sr_mp_map_get(rq->doc, 0, field) == NULL)
+        return sr_rq_missing(rq, field);
+    return sr_rq_enum(rq, field, allowed, out);
+}
+
+static sr_proto_code sr_rq_train(sr_rq *rq, sr_proto_train *t)
+{
+    static const char *const models[] = { "sasrec", "bert4rec", "pop", "sr", NULL };
+    static const char *const presets[] = { "paper", "fast", NULL };
+    sr_proto_code c;
+    bool present;
+    char q[200];
+
+    if ((c = sr_rq_name(rq, "dataset", true, &t->dataset)))
+        return c;
+    if ((c = sr_rq_enum_required(rq, "model", models, &t->model)))
+        return c;
+    if ((c = sr_rq_enum(rq, "preset", presets, &t->preset)))
+        return c;
+
+    const sr_mp_node *an;
+    if ((c = sr_rq_array(rq, "set", false, "array of str", SR_PROTO_MAX_SET, "entries", &an)))
+        return c;
+    if (an != NULL) {
+        uint32_t ei = sr_mp_index(rq->doc, an) + 1;
+        for (uint32_t k = 0; k < an->n; k++) {
+            char what[32];
+            const sr_mp_node *en = &rq->doc->nodes[ei];
+            sr_pstr e = { NULL, 0 };
+            snprintf(what, sizeof(what), "field \"set\"[%u]", k);
+            if ((c = sr_rq_str_node(rq, what, en, SR_PROTO_MAX_SET_LEN, &e)))
+                return c;
+            /* Only the shape is checked here; keys and values are the
+             * daemon's (its config table names and ranges them). */
+            const char *eq = memchr(e.ptr, '=', e.len);
+            if (eq == NULL || eq == e.ptr) {
+                sr_proto_msg(rq->err, rq->errcap, "%s: expected \"key=value\", got \"%s\"", what,
+                             sr_proto_quote(e.ptr, e.len, q, sizeof(q)));
+                return SR_PROTO_CODE_INVALID;
+            }
+            t->set[k] = e;
+            ei += en->span;
+        }
+        t->n_set = an->n;
+    }
+    if ((c = sr_rq_uint(rq, "max_steps", false, 0, SR_PROTO_MAX_COUNT, &t->max_steps, &present)))
+        return c;
+    if ((c = sr_rq_uint(rq, "epochs", false, 0, SR_PROTO_MAX_COUNT, &t->epochs, &present)))
+        return c;
+    if ((c = sr_rq_uint(rq, "seed", false, 0, UINT64_MAX, &t->seed, &t->has_seed)))
+        return c;
+    return sr_rq_name(rq, "name", false, &t->name);
+}
+
+static sr_proto_code sr_rq_evaluate(sr_rq *rq, sr_proto_evaluate *e)
+{
+    static const char *const splits[] = { "test", "validation", NULL };
+    static const char *const protocols[] = { "full", "sampled", NULL };
+    static const char *const excludes[] = { "none", "played", "skipped", NULL };
+    sr_proto_code c;
+    bool present;
+
+    if ((c = sr_rq_name(rq, "model", true, &e->model)))
+        return c;
+    if ((c = sr_rq_name(rq, "dataset", false, &e->dataset)))
+        return c;
+    if ((c = sr_rq_enum(rq, "split", splits, &e->split)))
+        return c;
+    if ((c = sr_rq_enum(rq, "protocol", protocols, &e->protocol)))
+        return c;
+    if ((c = sr_rq_enum(rq, "exclude", excludes, &e->exclude)))
+        return c;
+    return sr_rq_uint(rq, "max_queries", false, 1, SR_PROTO_MAX_COUNT, &e->max_queries, &present);
+}
+
+static sr_proto_code sr_rq_recommend(sr_rq *rq, const uint8_t *frame, sr_proto_recommend *r)
+{
+    static const char *const excludes[] = { "skipped", "played", "none", NULL };
+    sr_proto_code c;
+    bool present;
+
+    if ((c = sr_rq_name(rq, "model", true, &r->model)))
+        return c;
+
+    const sr_mp_node *an;
+    if ((c = sr_rq_array(rq, "tracks", true, "array of str", SR_PROTO_MAX_SESSION_PLAYS, "tracks",
+                         &an)))
+        return c;
+    uint32_t first = sr_mp_index(rq->doc, an) + 1, ei = first;
+    for (uint32_t k = 0; k < an->n; k++) {
+        char what[40];
+        const sr_mp_node *en = &rq->doc->nodes[ei];
+        sr_pstr e = { NULL, 0 };
+        snprintf(what, sizeof(what), "field \"tracks\"[%u]", k);
+        if ((c = sr_rq_str_node(rq, what, en, SR_PROTO_MAX_TRACK_ID, &e)))
+            return c;
+        ei += en->span; /* 1: a str */
+    }
+    r->tracks.n = an->n;
+    if (an->n > 0) {
+        /* The elements lie back to back: from the first one's type byte to
+         * the end of the last one's bytes. */
+        const sr_mp_node *last = &rq->doc->nodes[ei - 1];
+        r->tracks.raw = frame + rq->doc->nodes[first].off;
+        r->tracks.raw_len = (uint32_t)((const uint8_t *)last->v.s + last->n - r->tracks.raw);
+    }
+
+    if ((c = sr_rq_array(rq, "skipped", false, "array of bool", UINT32_MAX, "entries", &an)))
+        return c;
+    if (an != NULL) {
+        first = sr_mp_index(rq->doc, an) + 1;
+        for (uint32_t k = 0; k < an->n; k++) {
+            const sr_mp_node *en = &rq->doc->nodes[first + k];
+            if (en->type != SR_MP_TYPE_BOOL) {
+                sr_proto_msg(rq->err, rq->errcap, "field \"skipped\"[%u]: expected bool, got %s",
+                             k, sr_mp_type_name(en->type));
+                return SR_PROTO_CODE_BAD_REQUEST;
+            }
+        }
+        if (an->n != r->tracks.n) {
+            sr_proto_msg(rq->err, rq->errcap,
+                         "field \"skipped\": %u entries, expected one per track (%u)", an->n,
+                         r->tracks.n);
+            return SR_PROTO_CODE_INVALID;
+        }
+        /* A bool is one byte on the wire (0xc2/0xc3), so the list is n bytes. */
+        r->has_skipped = true;
+        r->skipped.n = an->n;
+        if (an->n > 0)
+            r->skipped.raw = frame + rq->doc->nodes[first].off;
+    }
+    if ((c = sr_rq_uint(rq, "k", false, 1, SR_PROTO_MAX_K, &r->k, &present)))
+        return c;
+    return sr_rq_enum(rq, "exclude", excludes, &r->exclude);
+}
+
+/* ---- string and bool lists ------------------------------------------------------ */
+
+void sr_proto_strs_begin(const sr_proto_strs *v, sr_proto_strs_iter *it)
+{
+    it->v = v;
+    it->i = 0;
+    it->off = 0;
+}
+
+bool sr_proto_strs_next(sr_proto_strs_iter *it, sr_pstr *out)
+{
+    const sr_proto_strs *v = it->v;
+    if (v == NULL || it->i >= v->n)
+        return false;
+    if (v->items != NULL) {
+        *out = v->items[it->i++];
+        return true;
+    }
+    if (v->raw == NULL || it->off >= v->raw_len)
+        return false;
+    const uint8_t *p = v->raw + it->off;
+    uint32_t left = v->raw_len - it->off;
+    uint32_t hdr, len;
+    if (p[0] >= 0xa0 && p[0] <= 0xbf) {
+        hdr = 1;
+        len = p[0] & 0x1fu;
+    } else if (p[0] >= 0xd9 && p[0] <= 0xdb) {
+        unsigned w = 1u << (p[0] - 0xd9);
+        hdr = 1 + w;
+        if (left < hdr)
+            return false;
+        len = (uint32_t)sr_mp_be(p + 1, w);
+    } else {
+        return false;
+    }
+    if (left < hdr || len > left - hdr)
+        return false;
+    out->ptr = (const char *)p + hdr;
+    out->len = len;
+    it->off += hdr + len;
+    it->i++;
+    return true;
+}
+
+bool sr_proto_bools_at(const sr_proto_bools *v, uint32_t i)
+{
+    if (v == NULL || i >= v->n)
+        return false;
+    if (v->items != NULL)
+        return v->items[i];
+    return v->raw != NULL && v->raw[i] == 0xc3;
 }
 
 sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
@@ -905,7 +1125,29 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
         code = sr_rq_ingest(&rq, &req->u.ingest);
         break;
     case SR_PROTO_OP_STATS:
-        code = sr_rq_name(&rq, "name", &req->u.name);
+        code = sr_rq_name(&rq, "name", true, &req->u.name);
+        break;
+    case SR_PROTO_OP_TRAIN:
+        code = sr_rq_train(&rq, &req->u.train);
+        break;
+    case SR_PROTO_OP_JOBS: {
+        bool present;
+        code = sr_rq_uint(&rq, "job", false, 0, UINT64_MAX, &req->u.jobs.job, &present);
+        break;
+    }
+    case SR_PROTO_OP_CANCEL: {
+        bool present;
+        code = sr_rq_uint(&rq, "job", true, 1, UINT64_MAX, &req->u.cancel.job, &present);
+        break;
+    }
+    case SR_PROTO_OP_EVALUATE:
+        code = sr_rq_evaluate(&rq, &req->u.evaluate);
+        break;
+    case SR_PROTO_OP_RECOMMEND:
+        code = sr_rq_recommend(&rq, buf, &req->u.recommend);
+        break;
+    case SR_PROTO_OP_MODELS:
+        code = sr_rq_name(&rq, "name", false, &req->u.models.name);
         break;
     case SR_PROTO_OP_STATUS:
     case SR_PROTO_OP_DATASETS:
@@ -956,6 +1198,27 @@ static int sr_pk_kv_bool(msgpack_packer *pk, const char *key, bool v)
     return v ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 }
 
+/* A list the encoder can read: empty, or with items or raw bytes. */
+static bool sr_pk_list_ok(uint32_t n, const void *items, const uint8_t *raw)
+{
+    return n == 0 || items != NULL || raw != NULL;
+}
+
+/* Raw str lists are walked once before anything is written, so that a bad
+ * one fails with `out` untouched. */
+static bool sr_pk_strs_ok(const sr_proto_strs *v)
+{
+    sr_proto_strs_iter it;
+    sr_pstr s;
+    uint32_t got = 0;
+    if (!sr_pk_list_ok(v->n, v->items, v->raw))
+        return false;
+    sr_proto_strs_begin(v, &it);
+    while (sr_proto_strs_next(&it, &s))
+        got++;
+    return got == v->n;
+}
+
 /* Each optional member is written only when set, so decode(encode(r)) == r. */
 int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
 {
@@ -967,6 +1230,9 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
         return -1;
     const sr_proto_synth *s = &req->u.synth;
     const sr_proto_ingest *g = &req->u.ingest;
+    const sr_proto_train *t = &req->u.train;
+    const sr_proto_evaluate *e = &req->u.evaluate;
+    const sr_proto_recommend *r = &req->u.recommend;
     switch (req->op) {
     case SR_PROTO_OP_SYNTH:
         n += 2 + (s->tracks != 0) + s->has_seed + (s->skips.len != 0);
@@ -981,6 +1247,32 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
         break;
     case SR_PROTO_OP_STATS:
         n += 1;
+        break;
+    case SR_PROTO_OP_TRAIN:
+        if (t->n_set > SR_PROTO_MAX_SET)
+            return -1;
+        n += 2 + (t->preset.len != 0) + (t->n_set != 0) + (t->max_steps != 0) +
+             (t->epochs != 0) + t->has_seed + (t->name.len != 0);
+        break;
+    case SR_PROTO_OP_JOBS:
+        n += req->u.jobs.job != 0;
+        break;
+    case SR_PROTO_OP_CANCEL:
+        n += 1;
+        break;
+    case SR_PROTO_OP_EVALUATE:
+        n += 1 + (e->dataset.len != 0) + (e->split.len != 0) + (e->protocol.len != 0) +
+             (e->exclude.len != 0) + (e->max_queries != 0);
+        break;
+    case SR_PROTO_OP_RECOMMEND:
+        if (!sr_pk_strs_ok(&r->tracks) ||
+            (r->has_skipped && (r->skipped.n != r->tracks.n ||
+                                !sr_pk_list_ok(r->skipped.n, r->skipped.items, r->skipped.raw))))
+            return -1;
+        n += 2 + r->has_skipped + (r->k != 0) + (r->exclude.len != 0);
+        break;
+    case SR_PROTO_OP_MODELS:
+        n += req->u.models.name.len != 0;
         break;
     default:
         break;
@@ -1033,6 +1325,69 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
         break;
     case SR_PROTO_OP_STATS:
         rc |= sr_pk_kv_pstr(&pk, "name", req->u.name);
+        break;
+    case SR_PROTO_OP_TRAIN:
+        rc |= sr_pk_kv_pstr(&pk, "dataset", t->dataset);
+        rc |= sr_pk_kv_pstr(&pk, "model", t->model);
+        if (t->preset.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "preset", t->preset);
+        if (t->n_set != 0) {
+            rc |= sr_pk_cstr(&pk, "set") | msgpack_pack_array(&pk, t->n_set);
+            for (uint32_t i = 0; i < t->n_set; i++)
+                rc |= sr_pk_pstr(&pk, t->set[i]);
+        }
+        if (t->max_steps != 0)
+            rc |= sr_pk_kv_u64(&pk, "max_steps", t->max_steps);
+        if (t->epochs != 0)
+            rc |= sr_pk_kv_u64(&pk, "epochs", t->epochs);
+        if (t->has_seed)
+            rc |= sr_pk_kv_u64(&pk, "seed", t->seed);
+        if (t->name.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "name", t->name);
+        break;
+    case SR_PROTO_OP_JOBS:
+        if (req->u.jobs.job != 0)
+            rc |= sr_pk_kv_u64(&pk, "job", req->u.jobs.job);
+        break;
+    case SR_PROTO_OP_CANCEL:
+        rc |= sr_pk_kv_u64(&pk, "job", req->u.cancel.job);
+        break;
+    case SR_PROTO_OP_EVALUATE:
+        rc |= sr_pk_kv_pstr(&pk, "model", e->model);
+        if (e->dataset.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "dataset", e->dataset);
+        if (e->split.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "split", e->split);
+        if (e->protocol.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "protocol", e->protocol);
+        if (e->exclude.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "exclude", e->exclude);
+        if (e->max_queries != 0)
+            rc |= sr_pk_kv_u64(&pk, "max_queries", e->max_queries);
+        break;
+    case SR_PROTO_OP_RECOMMEND: {
+        rc |= sr_pk_kv_pstr(&pk, "model", r->model);
+        rc |= sr_pk_cstr(&pk, "tracks") | msgpack_pack_array(&pk, r->tracks.n);
+        sr_proto_strs_iter it;
+        sr_pstr tr;
+        sr_proto_strs_begin(&r->tracks, &it);
+        while (sr_proto_strs_next(&it, &tr))
+            rc |= sr_pk_pstr(&pk, tr);
+        if (r->has_skipped) {
+            rc |= sr_pk_cstr(&pk, "skipped") | msgpack_pack_array(&pk, r->skipped.n);
+            for (uint32_t i = 0; i < r->skipped.n; i++)
+                rc |= sr_proto_bools_at(&r->skipped, i) ? msgpack_pack_true(&pk)
+                                                         : msgpack_pack_false(&pk);
+        }
+        if (r->k != 0)
+            rc |= sr_pk_kv_u64(&pk, "k", r->k);
+        if (r->exclude.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "exclude", r->exclude);
+        break;
+    }
+    case SR_PROTO_OP_MODELS:
+        if (req->u.models.name.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "name", req->u.models.name);
         break;
     default:
         break;

@@ -74,6 +74,7 @@ typedef struct sr_mp_node {
     uint8_t type;   /* sr_mp_type */
     uint32_t n;     /* str/bin/ext: byte length; array: elements; map: pairs */
     uint32_t span;
+    uint32_t off;   /* offset of the object's first (type) byte in the frame */
     union {
         bool b;
         uint64_t u;
@@ -121,7 +122,13 @@ typedef enum sr_proto_op {
     SR_PROTO_OP_INGEST,
     SR_PROTO_OP_STATS,
     SR_PROTO_OP_DATASETS,
-    SR_PROTO_OP_SHUTDOWN
+    SR_PROTO_OP_SHUTDOWN,
+    SR_PROTO_OP_TRAIN,
+    SR_PROTO_OP_JOBS,
+    SR_PROTO_OP_CANCEL,
+    SR_PROTO_OP_EVALUATE,
+    SR_PROTO_OP_RECOMMEND,
+    SR_PROTO_OP_MODELS
 } sr_proto_op;
 
 const char *sr_proto_op_name(sr_proto_op op); /* "status", ...; "unknown" outside the enum */
@@ -134,6 +141,13 @@ const char *sr_proto_op_name(sr_proto_op op); /* "status", ...; "unknown" outsid
 #define SR_PROTO_MAX_NAME_LEN 63u              /* dataset names [A-Za-z0-9._-], no leading '.' */
 #define SR_PROTO_MAX_SESSIONS 1000000000ull    /* synth: sessions in [1, this] */
 #define SR_PROTO_MAX_TRACKS 100000000ull       /* synth: tracks in [1, this] */
+#define SR_PROTO_MAX_SET 64u                   /* train: "set" entries (413 above) */
+#define SR_PROTO_MAX_SET_LEN 256u              /* train: bytes in one "key=value" (413) */
+#define SR_PROTO_MAX_SESSION_PLAYS 10000u      /* recommend: "tracks" entries (413) */
+#define SR_PROTO_MAX_TRACK_ID 256u             /* recommend: bytes in one track id (413) */
+#define SR_PROTO_MAX_K 1000u                   /* recommend: k in [1, this] (422) */
+#define SR_PROTO_MAX_COUNT 4294967295ull       /* max_steps, epochs, max_queries: at most
+                                                * this (422); the daemon may cap lower */
 
 /* Unset optional fields: integers 0, strings len 0, floats < 0, tri-state -1. */
 typedef struct sr_proto_synth {
@@ -162,6 +176,103 @@ typedef struct sr_proto_ingest {
     bool replace;                       /* overwrite an existing dataset */
 } sr_proto_ingest;
 
+/* train: queue a training job (daemon answers at once with the job id). */
+typedef struct sr_proto_train {
+    sr_pstr dataset;                    /* required: a dataset name (see SR_PROTO_MAX_NAME_LEN) */
+    sr_pstr model;                      /* required: "sasrec" | "bert4rec" | "pop" | "sr" */
+    sr_pstr preset;                     /* "paper" | "fast"; unset: the daemon's default */
+    sr_pstr set[SR_PROTO_MAX_SET];      /* "key=value" overrides, in order; each at most
+                                         * SR_PROTO_MAX_SET_LEN bytes with a '=' after a
+                                         * non-empty key (the daemon parses the rest) */
+    uint32_t n_set;
+    uint64_t max_steps;                 /* 0 = unset (a wire value of 0 also means unset) */
+    uint64_t epochs;                    /* 0 = unset (likewise) */
+    uint64_t seed;
+    bool has_seed;
+    sr_pstr name;                       /* model name to create; unset: chosen by the daemon */
+} sr_proto_train;
+
+/* jobs: list jobs, or only one. */
+typedef struct sr_proto_jobs {
+    uint64_t job;                       /* 0 = all (absent, or 0 on the wire) */
+} sr_proto_jobs;
+
+/* cancel: stop a queued or running job. */
+typedef struct sr_proto_cancel {
+    uint64_t job;                       /* required, >= 1 */
+} sr_proto_cancel;
+
+/* evaluate: score a model on a split (synchronous; may take minutes). */
+typedef struct sr_proto_evaluate {
+    sr_pstr model;                      /* required: a model name */
+    sr_pstr dataset;                    /* a dataset name; unset: the model's own */
+    sr_pstr split;                      /* "test" | "validation" */
+    sr_pstr protocol;                   /* "full" | "sampled" */
+    sr_pstr exclude;                    /* "none" | "played" | "skipped" */
+    uint64_t max_queries;               /* 0 = unset (all); on the wire 1..SR_PROTO_MAX_COUNT */
+} sr_proto_evaluate;
+
+/* A list of strings or of bools carried by a request without being copied
+ * out of the frame, so that decoding a 10000-play session allocates nothing
+ * beyond the node array (which sr_proto_request_decode frees before it
+ * returns). It has two forms:
+ *  - encoder input: `items` points to n caller-owned values (`raw` NULL);
+ *  - decoder output: `items` is NULL and `raw` points into the frame at the
+ *    list's first element - for strs n MessagePack str objects back to back
+ *    (raw_len bytes in all), for bools n bytes each 0xc2 (false) or 0xc3
+ *    (true). The decoder has validated every element, so the readers below
+ *    never fail on a decoded list; like every sr_pstr of the request, `raw`
+ *    is valid while the frame buffer is.
+ * Read either form with sr_proto_strs_next() (in order, O(1) per string) and
+ * sr_proto_bools_at() (random access, O(1)); the encoder accepts both:
+ *     sr_proto_strs_iter it;
+ *     sr_pstr id;
+ *     sr_proto_strs_begin(&r->tracks, &it);
+ *     for (uint32_t i = 0; sr_proto_strs_next(&it, &id); i++)
+ *         use(id, sr_proto_bools_at(&r->skipped, i)); (false when absent) */
+typedef struct sr_proto_strs {
+    uint32_t n;
+    const sr_pstr *items;
+    const uint8_t *raw;
+    uint32_t raw_len;
+} sr_proto_strs;
+
+typedef struct sr_proto_bools {
+    uint32_t n;
+    const bool *items;
+    const uint8_t *raw;
+} sr_proto_bools;
+
+typedef struct sr_proto_strs_iter {
+    const sr_proto_strs *v;
+    uint32_t i;    /* index of the next string */
+    uint32_t off;  /* raw form: byte offset of the next str object */
+} sr_proto_strs_iter;
+
+void sr_proto_strs_begin(const sr_proto_strs *v, sr_proto_strs_iter *it);
+/* The next string in *out; false after the last one (or on raw bytes that
+ * are not a str within raw_len, which a decoded list never has). */
+bool sr_proto_strs_next(sr_proto_strs_iter *it, sr_pstr *out);
+/* Element i (false when i >= n). */
+bool sr_proto_bools_at(const sr_proto_bools *v, uint32_t i);
+
+/* recommend: next tracks for a session, from a trained model. */
+typedef struct sr_proto_recommend {
+    sr_pstr model;                      /* required: a model name */
+    sr_proto_strs tracks;               /* required: the session's track ids in play order,
+                                         * 0..SR_PROTO_MAX_SESSION_PLAYS of 1..256 bytes */
+    sr_proto_bools skipped;             /* skip label per play; meaningful when has_skipped,
+                                         * and then skipped.n == tracks.n */
+    bool has_skipped;                   /* absent: no play was skipped */
+    uint64_t k;                         /* 0 = unset (the daemon's default, 10); else 1..1000 */
+    sr_pstr exclude;                    /* "skipped" | "played" | "none"; unset: "skipped" */
+} sr_proto_recommend;
+
+/* models: list trained models, or only one. */
+typedef struct sr_proto_models {
+    sr_pstr name;                       /* a model name; len 0 = all models */
+} sr_proto_models;
+
 typedef struct sr_proto_request {
     uint32_t version;
     sr_proto_op op;
@@ -169,14 +280,22 @@ typedef struct sr_proto_request {
     union {
         sr_proto_synth synth;
         sr_proto_ingest ingest;
-        sr_pstr name;     /* STATS */
+        sr_pstr name;     /* STATS: the dataset name (required) */
+        sr_proto_train train;
+        sr_proto_jobs jobs;
+        sr_proto_cancel cancel;
+        sr_proto_evaluate evaluate;
+        sr_proto_recommend recommend;
+        sr_proto_models models;
     } u;
 } sr_proto_request;
 
-/* Decode and validate a request frame. Strings in *req point into `buf`,
- * which must outlive *req. On failure returns the reply code to send, with a
- * message in err[errcap] naming the offending field; req->id is still filled
- * when it could be read, so the error reply can echo it. */
+/* Decode and validate a request frame. Strings and lists (sr_proto_strs,
+ * sr_proto_bools) in *req point into `buf`, which must outlive *req; nothing
+ * else is kept (the node array is freed before returning). On failure
+ * returns the reply code to send, with a message in err[errcap] naming the
+ * offending field; req->id is still filled when it could be read, so the
+ * error reply can echo it. */
 sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
                                       const sr_mp_limits *lim,
                                       sr_proto_request *req,
@@ -184,8 +303,12 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
 
 /* Encode a request (the client side), appending to `out`. Unset optional
  * fields are omitted, so decoding the frame gives back *req. Returns 0, or -1
- * for an op outside the enum, n_paths > SR_PROTO_MAX_PATHS or a failed
- * buffer write. */
+ * for an op outside the enum, n_paths > SR_PROTO_MAX_PATHS,
+ * n_set > SR_PROTO_MAX_SET, a list with n > 0 and neither items nor raw, a
+ * recommend whose skipped.n differs from tracks.n (with has_skipped), raw
+ * bytes that are not n strs, or a failed buffer write (in the first cases
+ * nothing is written). Values are not otherwise checked: a bad value is
+ * encoded as given, and the decoder refuses the frame. */
 int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out);
 
 /* ---- replies ------------------------------------------------------------------- */

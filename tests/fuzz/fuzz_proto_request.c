@@ -4,8 +4,8 @@
  *  1. sr_mp_parse() must either fail with an empty doc or produce a node tree
  *     whose spans are consistent (pre-order, children inside their parent);
  *  2. sr_proto_request_decode(); when it accepts, the request is re-encoded,
- *     decoded again and must come back field for field, and encoding that
- *     again must give the same bytes; when it refuses, the error reply built
+ *     decoded again and must come back field for field (lists read through
+ *     their public readers), and encoding that again must give the same bytes; when it refuses, the error reply built
  *     from its message must decode back to the same code and message;
  *  3. sr_proto_reply_decode() on the same bytes (the client's side).
  * A violated property aborts, which libFuzzer and the replay test report.
@@ -41,6 +41,31 @@ static bool fuzz_f64_same(double a, double b)
     return memcmp(&a, &b, sizeof(a)) == 0;
 }
 
+/* Two string lists hold the same strings, read through the public iterator
+ * (a decoded list is in its raw form: this also checks that the iterator
+ * yields exactly n strings from what the decoder accepted). */
+static bool fuzz_strs_same(const sr_proto_strs *a, const sr_proto_strs *b)
+{
+    sr_proto_strs_iter ia, ib;
+    sr_pstr x, y;
+    uint32_t n = 0;
+    if (a->n != b->n)
+        return false;
+    sr_proto_strs_begin(a, &ia);
+    sr_proto_strs_begin(b, &ib);
+    for (;;) {
+        bool ga = sr_proto_strs_next(&ia, &x), gb = sr_proto_strs_next(&ib, &y);
+        if (ga != gb)
+            return false;
+        if (!ga)
+            break;
+        if (!fuzz_pstr_same(x, y) || x.len == 0)
+            return false;
+        n++;
+    }
+    return n == a->n;
+}
+
 static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request *b)
 {
     if (a->version != b->version || a->op != b->op || a->id != b->id)
@@ -71,6 +96,41 @@ static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request 
     }
     case SR_PROTO_OP_STATS:
         return fuzz_pstr_same(a->u.name, b->u.name);
+    case SR_PROTO_OP_TRAIN: {
+        const sr_proto_train *x = &a->u.train, *y = &b->u.train;
+        if (x->n_set != y->n_set || x->n_set > SR_PROTO_MAX_SET)
+            return false;
+        for (uint32_t i = 0; i < x->n_set; i++)
+            if (!fuzz_pstr_same(x->set[i], y->set[i]))
+                return false;
+        return fuzz_pstr_same(x->dataset, y->dataset) && fuzz_pstr_same(x->model, y->model) &&
+               fuzz_pstr_same(x->preset, y->preset) && x->max_steps == y->max_steps &&
+               x->epochs == y->epochs && x->has_seed == y->has_seed &&
+               (!x->has_seed || x->seed == y->seed) && fuzz_pstr_same(x->name, y->name);
+    }
+    case SR_PROTO_OP_JOBS:
+        return a->u.jobs.job == b->u.jobs.job;
+    case SR_PROTO_OP_CANCEL:
+        return a->u.cancel.job == b->u.cancel.job && a->u.cancel.job != 0;
+    case SR_PROTO_OP_EVALUATE: {
+        const sr_proto_evaluate *x = &a->u.evaluate, *y = &b->u.evaluate;
+        return fuzz_pstr_same(x->model, y->model) && fuzz_pstr_same(x->dataset, y->dataset) &&
+               fuzz_pstr_same(x->split, y->split) && fuzz_pstr_same(x->protocol, y->protocol) &&
+               fuzz_pstr_same(x->exclude, y->exclude) && x->max_queries == y->max_queries;
+    }
+    case SR_PROTO_OP_RECOMMEND: {
+        const sr_proto_recommend *x = &a->u.recommend, *y = &b->u.recommend;
+        if (!fuzz_strs_same(&x->tracks, &y->tracks) || x->has_skipped != y->has_skipped ||
+            x->skipped.n != y->skipped.n || (x->has_skipped && x->skipped.n != x->tracks.n))
+            return false;
+        for (uint32_t i = 0; i < x->skipped.n; i++)
+            if (sr_proto_bools_at(&x->skipped, i) != sr_proto_bools_at(&y->skipped, i))
+                return false;
+        return fuzz_pstr_same(x->model, y->model) && x->k == y->k &&
+               fuzz_pstr_same(x->exclude, y->exclude);
+    }
+    case SR_PROTO_OP_MODELS:
+        return fuzz_pstr_same(a->u.models.name, b->u.models.name);
     case SR_PROTO_OP_STATUS:
     case SR_PROTO_OP_DATASETS:
     case SR_PROTO_OP_SHUTDOWN:
@@ -84,9 +144,12 @@ static void fuzz_check_doc(const sr_mp_doc *doc, const uint8_t *data, size_t siz
 {
     FUZZ_CHECK(doc->n_nodes >= 1 && doc->n_nodes <= size);
     FUZZ_CHECK(doc->nodes[0].span == doc->n_nodes);
+    FUZZ_CHECK(doc->nodes[0].off == 0);
     for (uint32_t i = 0; i < doc->n_nodes; i++) {
         const sr_mp_node *n = &doc->nodes[i];
         FUZZ_CHECK(n->span >= 1 && (uint64_t)i + n->span <= doc->n_nodes);
+        /* pre-order = frame order: offsets strictly increase */
+        FUZZ_CHECK(n->off < size && (i == 0 || n->off > doc->nodes[i - 1].off));
         if (n->type == SR_MP_TYPE_STR || n->type == SR_MP_TYPE_BIN || n->type == SR_MP_TYPE_EXT) {
             const uint8_t *s = (const uint8_t *)n->v.s;
             FUZZ_CHECK(s >= data && s + n->n <= data + size);

@@ -82,7 +82,9 @@ static void pk_str(msgpack_packer *pk, const char *s)
 /* One request field for the table-driven builders. */
 typedef struct tfield {
     const char *key;
-    char kind;        /* u uint, i int, d double, s str, b bool, n nil, P array of 2 paths */
+    char kind;        /* u uint, i int, d double, s str, b bool, n nil, P array of 2 paths,
+                       * S array of 2 "key=value" strs, T array of 3 track ids, B array of
+                       * 3 bools (false, true, false) */
     uint64_t u;
     double d;
     const char *s;
@@ -102,6 +104,23 @@ static void pk_field(msgpack_packer *pk, const tfield *f)
         msgpack_pack_array(pk, 2);
         pk_str(pk, "logs/day1.csv");
         pk_str(pk, "logs/day2.csv.gz");
+        break;
+    case 'S':
+        msgpack_pack_array(pk, 2);
+        pk_str(pk, "lambda=0.5");
+        pk_str(pk, "dim = 64");
+        break;
+    case 'T':
+        msgpack_pack_array(pk, 3);
+        pk_str(pk, "t_a");
+        pk_str(pk, "t_b");
+        pk_str(pk, "t_c");
+        break;
+    case 'B':
+        msgpack_pack_array(pk, 3);
+        msgpack_pack_false(pk);
+        msgpack_pack_true(pk);
+        msgpack_pack_false(pk);
         break;
     default: fail_msg("bad kind %c", f->kind);
     }
@@ -136,6 +155,35 @@ static const tfield STATS_FIELDS[] = {
     { "v", 'u', 1, 0, NULL },
     { "op", 's', 0, 0, "stats" },
     { "name", 's', 0, 0, "ds-1" },
+};
+static const tfield TRAIN_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },           { "op", 's', 0, 0, "train" },
+    { "id", 'u', 80, 0, NULL },         { "dataset", 's', 0, 0, "mssd-mini" },
+    { "model", 's', 0, 0, "sasrec" },   { "preset", 's', 0, 0, "paper" },
+    { "set", 'S', 0, 0, NULL },         { "max_steps", 'u', 5000, 0, NULL },
+    { "epochs", 'u', 3, 0, NULL },      { "seed", 'u', 7, 0, NULL },
+    { "name", 's', 0, 0, "sasrec-1" },
+};
+static const tfield JOBS_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "jobs" }, { "job", 'u', 4, 0, NULL },
+};
+static const tfield CANCEL_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "cancel" }, { "job", 'u', 5, 0, NULL },
+};
+static const tfield EVALUATE_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },             { "op", 's', 0, 0, "evaluate" },
+    { "model", 's', 0, 0, "sasrec-1" },   { "dataset", 's', 0, 0, "mssd-mini" },
+    { "split", 's', 0, 0, "validation" }, { "protocol", 's', 0, 0, "sampled" },
+    { "exclude", 's', 0, 0, "played" },   { "max_queries", 'u', 2000, 0, NULL },
+};
+static const tfield RECOMMEND_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },           { "op", 's', 0, 0, "recommend" },
+    { "model", 's', 0, 0, "sasrec-1" }, { "tracks", 'T', 0, 0, NULL },
+    { "skipped", 'B', 0, 0, NULL },     { "k", 'u', 20, 0, NULL },
+    { "exclude", 's', 0, 0, "none" },
+};
+static const tfield MODELS_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "models" }, { "name", 's', 0, 0, "m-1" },
 };
 
 /* Pack `fields` into a fresh buffer, replacing the field named `swap` by
@@ -1359,7 +1407,7 @@ static void test_request_id_echoed_on_error(void **state)
     msgpack_sbuffer sb;
     sr_proto_request r;
     char err[ERRCAP];
-    tfield op = { "op", 's', 0, 0, "train" };
+    tfield op = { "op", 's', 0, 0, "retrain" };
     build(&sb, SYNTH_FIELDS, SR_COUNTOF_T(SYNTH_FIELDS), "op", &op);
     assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 501);
     assert_int_equal(r.id, 77);
@@ -1542,6 +1590,801 @@ static void test_reply_decode_malformed(void **state)
     expect_reply_fail(no_msg, sizeof(no_msg), "no str \"message\"");
 }
 
+/* ---- train, jobs, cancel, evaluate, recommend, models ------------------------------------ */
+
+/* Read a string list through the public iterator into want[] order. */
+static void assert_strs(const sr_proto_strs *v, const char *const *want, uint32_t n)
+{
+    sr_proto_strs_iter it;
+    sr_pstr s;
+    uint32_t i = 0;
+    assert_int_equal(v->n, n);
+    sr_proto_strs_begin(v, &it);
+    while (sr_proto_strs_next(&it, &s)) {
+        assert_true(i < n);
+        assert_pstr(s, want[i]);
+        i++;
+    }
+    assert_int_equal(i, n);
+}
+
+static void test_request_round_trip_train(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_TRAIN;
+    in.id = 99;
+    sr_proto_train *t = &in.u.train;
+    t->dataset = P("mssd-mini");
+    t->model = P("bert4rec");
+    t->preset = P("paper");
+    char sets[SR_PROTO_MAX_SET][24];
+    for (uint32_t i = 0; i < SR_PROTO_MAX_SET; i++) {
+        snprintf(sets[i], sizeof(sets[i]), "key%u=%u", i, i * 3);
+        t->set[i] = P(sets[i]);
+    }
+    t->n_set = SR_PROTO_MAX_SET;
+    t->max_steps = SR_PROTO_MAX_COUNT;
+    t->epochs = 1;
+    t->seed = 0;
+    t->has_seed = true;
+    t->name = P("bert.v2");
+    round_trip(&in, &out, &sb);
+    const sr_proto_train *o = &out.u.train;
+    assert_pstr(o->dataset, "mssd-mini");
+    assert_pstr(o->model, "bert4rec");
+    assert_pstr(o->preset, "paper");
+    assert_int_equal(o->n_set, SR_PROTO_MAX_SET);
+    for (uint32_t i = 0; i < SR_PROTO_MAX_SET; i++)
+        assert_pstr(o->set[i], sets[i]);
+    assert_true(o->max_steps == SR_PROTO_MAX_COUNT);
+    assert_int_equal(o->epochs, 1);
+    assert_true(o->has_seed);
+    assert_int_equal(o->seed, 0);
+    assert_pstr(o->name, "bert.v2");
+    msgpack_sbuffer_destroy(&sb);
+
+    /* only the required fields: every optional decodes as unset */
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_TRAIN;
+    in.u.train.dataset = P("d");
+    in.u.train.model = P("pop");
+    round_trip(&in, &out, &sb);
+    o = &out.u.train;
+    assert_pstr(o->dataset, "d");
+    assert_pstr(o->model, "pop");
+    assert_int_equal(o->preset.len, 0);
+    assert_int_equal(o->n_set, 0);
+    assert_int_equal(o->max_steps, 0);
+    assert_int_equal(o->epochs, 0);
+    assert_false(o->has_seed);
+    assert_int_equal(o->name.len, 0);
+    /* {"v":1,"op":"train","dataset":"d","model":"pop"}: nothing else written */
+    static const uint8_t want[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa5, 't', 'r', 'a',
+                                    'i', 'n', 0xa7, 'd', 'a', 't', 'a', 's', 'e', 't', 0xa1, 'd',
+                                    0xa5, 'm', 'o', 'd', 'e', 'l', 0xa3, 'p', 'o', 'p' };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* max_steps and epochs: the contract says 0 means unset, so an explicit 0
+ * on the wire is accepted and reads as absent. */
+static void test_request_train_zero_counts_mean_unset(void **state)
+{
+    (void)state;
+    tfield zs = { "max_steps", 'u', 0, 0, NULL };
+    EXPECT(TRAIN_FIELDS, "max_steps", &zs, 0, NULL);
+    tfield ze = { "epochs", 'u', 0, 0, NULL };
+    EXPECT(TRAIN_FIELDS, "epochs", &ze, 0, NULL);
+    tfield big = { "max_steps", 'u', SR_PROTO_MAX_COUNT + 1, 0, NULL };
+    EXPECT(TRAIN_FIELDS, "max_steps", &big, 422,
+           "field \"max_steps\": must be in [0, 4294967295], got 4294967296");
+    tfield neg = { "epochs", 'i', (uint64_t)-2, 0, NULL };
+    EXPECT(TRAIN_FIELDS, "epochs", &neg, 422, "field \"epochs\": must be in [0, 4294967295], got -2");
+}
+
+static void test_request_round_trip_jobs_cancel_models(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_JOBS;
+    in.u.jobs.job = UINT64_MAX;
+    round_trip(&in, &out, &sb);
+    assert_true(out.u.jobs.job == UINT64_MAX);
+    msgpack_sbuffer_destroy(&sb);
+    in.u.jobs.job = 0; /* all jobs: no "job" member */
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.jobs.job, 0);
+    /* {"v":1,"op":"jobs"} */
+    static const uint8_t jobs_all[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa4, 'j', 'o',
+                                        'b', 's' };
+    assert_int_equal(sb.size, sizeof(jobs_all));
+    assert_memory_equal(sb.data, jobs_all, sizeof(jobs_all));
+    msgpack_sbuffer_destroy(&sb);
+
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_CANCEL;
+    in.id = 5;
+    in.u.cancel.job = 1;
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.cancel.job, 1);
+    msgpack_sbuffer_destroy(&sb);
+
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_MODELS;
+    in.u.models.name = P("sasrec-mssd_1");
+    round_trip(&in, &out, &sb);
+    assert_pstr(out.u.models.name, "sasrec-mssd_1");
+    msgpack_sbuffer_destroy(&sb);
+    in.u.models.name = P("");
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.models.name.len, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_round_trip_evaluate(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_EVALUATE;
+    in.id = 31;
+    sr_proto_evaluate *e = &in.u.evaluate;
+    e->model = P("sasrec-1");
+    e->dataset = P("other.ds");
+    e->split = P("validation");
+    e->protocol = P("sampled");
+    e->exclude = P("none");
+    e->max_queries = SR_PROTO_MAX_COUNT;
+    round_trip(&in, &out, &sb);
+    const sr_proto_evaluate *o = &out.u.evaluate;
+    assert_pstr(o->model, "sasrec-1");
+    assert_pstr(o->dataset, "other.ds");
+    assert_pstr(o->split, "validation");
+    assert_pstr(o->protocol, "sampled");
+    assert_pstr(o->exclude, "none");
+    assert_true(o->max_queries == SR_PROTO_MAX_COUNT);
+    msgpack_sbuffer_destroy(&sb);
+
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_EVALUATE;
+    in.u.evaluate.model = P("m");
+    round_trip(&in, &out, &sb);
+    o = &out.u.evaluate;
+    assert_pstr(o->model, "m");
+    assert_int_equal(o->dataset.len + o->split.len + o->protocol.len + o->exclude.len, 0);
+    assert_int_equal(o->max_queries, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_round_trip_recommend(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    /* the largest session: 10000 plays of 256-byte ids, every 3rd skipped */
+    uint32_t n = SR_PROTO_MAX_SESSION_PLAYS;
+    char *ids = malloc((size_t)n * (SR_PROTO_MAX_TRACK_ID + 1));
+    sr_pstr *tracks = malloc((size_t)n * sizeof(*tracks));
+    bool *skipped = malloc(n * sizeof(*skipped));
+    assert_true(ids && tracks && skipped);
+    for (uint32_t i = 0; i < n; i++) {
+        char *id = ids + (size_t)i * (SR_PROTO_MAX_TRACK_ID + 1);
+        memset(id, 'a' + (char)(i % 26), SR_PROTO_MAX_TRACK_ID);
+        int w = snprintf(id, 16, "t%u_", i);
+        id[w] = '_'; /* snprintf's NUL replaced: the id stays 256 bytes */
+        id[SR_PROTO_MAX_TRACK_ID] = '\0';
+        tracks[i] = P(id);
+        skipped[i] = i % 3 == 0;
+    }
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_RECOMMEND;
+    in.id = 7;
+    sr_proto_recommend *r = &in.u.recommend;
+    r->model = P("sasrec-1");
+    r->tracks.n = n;
+    r->tracks.items = tracks;
+    r->skipped.n = n;
+    r->skipped.items = skipped;
+    r->has_skipped = true;
+    r->k = SR_PROTO_MAX_K;
+    r->exclude = P("played");
+    round_trip(&in, &out, &sb);
+    const sr_proto_recommend *o = &out.u.recommend;
+    assert_pstr(o->model, "sasrec-1");
+    /* decoded lists are views of the frame, not copies */
+    assert_null(o->tracks.items);
+    assert_non_null(o->tracks.raw);
+    assert_true(o->tracks.raw > (const uint8_t *)sb.data &&
+                o->tracks.raw + o->tracks.raw_len <= (const uint8_t *)sb.data + sb.size);
+    /* each 256-byte id is a str16 (3 header bytes: str8 holds at most 255) */
+    assert_int_equal(o->tracks.raw_len, n * (3 + SR_PROTO_MAX_TRACK_ID));
+    sr_proto_strs_iter it;
+    sr_pstr s;
+    uint32_t i = 0;
+    sr_proto_strs_begin(&o->tracks, &it);
+    while (sr_proto_strs_next(&it, &s)) {
+        assert_true(i < n);
+        assert_int_equal(s.len, SR_PROTO_MAX_TRACK_ID);
+        assert_memory_equal(s.ptr, tracks[i].ptr, SR_PROTO_MAX_TRACK_ID);
+        i++;
+    }
+    assert_int_equal(i, n);
+    assert_true(o->has_skipped);
+    assert_int_equal(o->skipped.n, n);
+    assert_null(o->skipped.items);
+    for (i = 0; i < n; i++)
+        assert_int_equal(sr_proto_bools_at(&o->skipped, i), i % 3 == 0);
+    assert_false(sr_proto_bools_at(&o->skipped, n)); /* out of range */
+    assert_int_equal(o->k, SR_PROTO_MAX_K);
+    assert_pstr(o->exclude, "played");
+
+    /* re-encoding the decoded (raw) form gives the same bytes */
+    msgpack_sbuffer sb2;
+    msgpack_sbuffer_init(&sb2);
+    assert_int_equal(sr_proto_request_encode(&out, &sb2), 0);
+    assert_int_equal(sb2.size, sb.size);
+    assert_memory_equal(sb2.data, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb2);
+    msgpack_sbuffer_destroy(&sb);
+    free(ids);
+    free(tracks);
+    free(skipped);
+
+    /* only the required fields, with an empty session */
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_RECOMMEND;
+    in.u.recommend.model = P("m");
+    round_trip(&in, &out, &sb);
+    o = &out.u.recommend;
+    assert_pstr(o->model, "m");
+    assert_int_equal(o->tracks.n, 0);
+    sr_proto_strs_begin(&o->tracks, &it);
+    assert_false(sr_proto_strs_next(&it, &s));
+    assert_false(o->has_skipped);
+    assert_int_equal(o->skipped.n, 0);
+    assert_int_equal(o->k, 0);
+    assert_int_equal(o->exclude.len, 0);
+    /* {"v":1,"op":"recommend","model":"m","tracks":[]} */
+    static const uint8_t want[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa9, 'r', 'e', 'c',
+                                    'o', 'm', 'm', 'e', 'n', 'd', 0xa5, 'm', 'o', 'd', 'e', 'l',
+                                    0xa1, 'm', 0xa6, 't', 'r', 'a', 'c', 'k', 's', 0x90 };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+
+    /* an empty session with an explicit empty "skipped" keeps it */
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_RECOMMEND;
+    in.u.recommend.model = P("m");
+    in.u.recommend.has_skipped = true;
+    round_trip(&in, &out, &sb);
+    assert_true(out.u.recommend.has_skipped);
+    assert_int_equal(out.u.recommend.skipped.n, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Track ids in each str format (msgpack-c only ever writes the shortest);
+ * the raw reader must walk fixstr, str8, str16 and str32 headers. */
+static void test_request_recommend_tracks_in_every_str_format(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"recommend","model":"m","tracks":[fixstr "ab", str8 "cde",
+     *  str16 "f", str32 "gh", fixstr ""x31], "skipped":[true,false,false,true,true]} */
+    static const uint8_t b[] = {
+        0x85, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa9, 'r', 'e', 'c', 'o', 'm', 'm', 'e', 'n', 'd',
+        0xa5, 'm', 'o', 'd', 'e', 'l', 0xa1, 'm',
+        0xa6, 't', 'r', 'a', 'c', 'k', 's', 0x95,
+        0xa2, 'a', 'b',
+        0xd9, 0x03, 'c', 'd', 'e',
+        0xda, 0x00, 0x01, 'f',
+        0xdb, 0x00, 0x00, 0x00, 0x02, 'g', 'h',
+        0xbf, '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '0', '1', '2', '3', '4', '5', '6',
+        '7', '8', '9', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'x',
+        0xa7, 's', 'k', 'i', 'p', 'p', 'e', 'd', 0x95, 0xc3, 0xc2, 0xc2, 0xc3, 0xc3,
+    };
+    uint8_t *copy = malloc(sizeof(b)); /* exact size: over-reads are ASan errors */
+    assert_non_null(copy);
+    memcpy(copy, b, sizeof(b));
+    sr_proto_request r;
+    char err[ERRCAP] = "";
+    sr_proto_code c = sr_proto_request_decode(copy, sizeof(b), NULL, &r, err, ERRCAP);
+    if (c != SR_PROTO_CODE_OK)
+        fail_msg("code %d: %s", (int)c, err);
+    static const char *const want[] = { "ab", "cde", "f", "gh", "012345678901234567890123456789x" };
+    assert_strs(&r.u.recommend.tracks, want, 5);
+    /* the raw span: from the first element (after the array header at
+     * offset 32) to the end of the 31-byte id */
+    assert_true(r.u.recommend.tracks.raw == copy + 33);
+    assert_int_equal(r.u.recommend.tracks.raw_len, 3 + 5 + 4 + 7 + 32);
+    static const bool sk[] = { true, false, false, true, true };
+    for (uint32_t i = 0; i < 5; i++)
+        assert_int_equal(sr_proto_bools_at(&r.u.recommend.skipped, i), sk[i]);
+    assert_true(r.u.recommend.has_skipped);
+
+    /* re-encoded with the shortest formats it is 7 bytes shorter (str8 "cde"
+     * -> 1 byte less, str16 "f" -> 2, str32 "gh" -> 4) and decodes the same */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(sr_proto_request_encode(&r, &sb), 0);
+    assert_int_equal(sb.size, sizeof(b) - 7);
+    sr_proto_request r2;
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r2, err, ERRCAP), 0);
+    assert_strs(&r2.u.recommend.tracks, want, 5);
+    msgpack_sbuffer_destroy(&sb);
+    free(copy);
+}
+
+static void test_strs_reader_items_form_and_garbage(void **state)
+{
+    (void)state;
+    sr_pstr items[2] = { { "x", 1 }, { "yz", 2 } };
+    sr_proto_strs v = { 2, items, NULL, 0 };
+    static const char *const want[] = { "x", "yz" };
+    assert_strs(&v, want, 2);
+    /* raw bytes that are not strs, or that run past raw_len, end the walk */
+    static const uint8_t notstr[] = { 0x01, 0xa1, 'a' };
+    sr_proto_strs g = { 2, NULL, notstr, sizeof(notstr) };
+    sr_proto_strs_iter it;
+    sr_pstr s;
+    sr_proto_strs_begin(&g, &it);
+    assert_false(sr_proto_strs_next(&it, &s));
+    static const uint8_t cut[] = { 0xa1, 'a', 0xd9, 0x05, 'b' };
+    sr_proto_strs g2 = { 2, NULL, cut, sizeof(cut) };
+    sr_proto_strs_begin(&g2, &it);
+    assert_true(sr_proto_strs_next(&it, &s));
+    assert_pstr(s, "a");
+    assert_false(sr_proto_strs_next(&it, &s));
+    static const uint8_t cut_hdr[] = { 0xdb, 0x00 };
+    sr_proto_strs g3 = { 1, NULL, cut_hdr, sizeof(cut_hdr) };
+    sr_proto_strs_begin(&g3, &it);
+    assert_false(sr_proto_strs_next(&it, &s));
+    bool bits[2] = { true, false };
+    sr_proto_bools bv = { 2, bits, NULL };
+    assert_true(sr_proto_bools_at(&bv, 0));
+    assert_false(sr_proto_bools_at(&bv, 1));
+    assert_false(sr_proto_bools_at(&bv, 2));
+}
+
+static void test_request_encode_refuses_bad_lists(void **state)
+{
+    (void)state;
+    sr_proto_request r;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+
+    memset(&r, 0, sizeof(r));
+    r.op = SR_PROTO_OP_TRAIN;
+    r.u.train.dataset = P("d");
+    r.u.train.model = P("sr");
+    r.u.train.n_set = SR_PROTO_MAX_SET + 1;
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+
+    sr_pstr t[2] = { { "a", 1 }, { "b", 1 } };
+    bool sk[1] = { true };
+    memset(&r, 0, sizeof(r));
+    r.op = SR_PROTO_OP_RECOMMEND;
+    r.u.recommend.model = P("m");
+    r.u.recommend.tracks.n = 2; /* neither items nor raw */
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    r.u.recommend.tracks.items = t;
+    r.u.recommend.skipped.n = 1; /* one label for two tracks */
+    r.u.recommend.skipped.items = sk;
+    r.u.recommend.has_skipped = true;
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    r.u.recommend.has_skipped = false; /* ignored when not flagged */
+    static const uint8_t junk[] = { 0xa1, 'a', 0x07 };
+    r.u.recommend.tracks.items = NULL;
+    r.u.recommend.tracks.raw = junk; /* the second element is not a str */
+    r.u.recommend.tracks.raw_len = sizeof(junk);
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    assert_int_equal(sb.size, 0); /* nothing written by any refusal */
+    r.u.recommend.tracks.n = 1;
+    assert_int_equal(sr_proto_request_encode(&r, &sb), 0);
+    assert_true(sb.size > 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_new_ops_table_fixtures_are_valid(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP];
+    build(&sb, TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_TRAIN);
+    assert_int_equal(r.id, 80);
+    assert_int_equal(r.u.train.n_set, 2);
+    assert_pstr(r.u.train.set[1], "dim = 64");
+    assert_int_equal(r.u.train.max_steps, 5000);
+    assert_int_equal(r.u.train.seed, 7);
+    assert_pstr(r.u.train.name, "sasrec-1");
+    msgpack_sbuffer_destroy(&sb);
+
+    build(&sb, JOBS_FIELDS, SR_COUNTOF_T(JOBS_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_JOBS);
+    assert_int_equal(r.u.jobs.job, 4);
+    msgpack_sbuffer_destroy(&sb);
+
+    build(&sb, CANCEL_FIELDS, SR_COUNTOF_T(CANCEL_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_CANCEL);
+    assert_int_equal(r.u.cancel.job, 5);
+    msgpack_sbuffer_destroy(&sb);
+
+    build(&sb, EVALUATE_FIELDS, SR_COUNTOF_T(EVALUATE_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_EVALUATE);
+    assert_pstr(r.u.evaluate.protocol, "sampled");
+    assert_int_equal(r.u.evaluate.max_queries, 2000);
+    msgpack_sbuffer_destroy(&sb);
+
+    build(&sb, RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_RECOMMEND);
+    static const char *const want[] = { "t_a", "t_b", "t_c" };
+    assert_strs(&r.u.recommend.tracks, want, 3);
+    assert_true(r.u.recommend.has_skipped);
+    assert_false(sr_proto_bools_at(&r.u.recommend.skipped, 0));
+    assert_true(sr_proto_bools_at(&r.u.recommend.skipped, 1));
+    assert_int_equal(r.u.recommend.k, 20);
+    msgpack_sbuffer_destroy(&sb);
+
+    build(&sb, MODELS_FIELDS, SR_COUNTOF_T(MODELS_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_MODELS);
+    assert_pstr(r.u.models.name, "m-1");
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_new_ops_wrong_type_per_field(void **state)
+{
+    (void)state;
+    static const struct {
+        const tfield *fields;
+        size_t n;
+        tfield bad;
+        const char *msg;
+    } cases[] = {
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "dataset", 'u', 1, 0, NULL }, "field \"dataset\": expected str, got uint" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "model", 'T', 0, 0, NULL }, "field \"model\": expected str, got array" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "preset", 'b', 1, 0, NULL }, "field \"preset\": expected str, got bool" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "set", 's', 0, 0, "lr=1" }, "field \"set\": expected array of str, got str" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "set", 'B', 0, 0, NULL }, "field \"set\"[0]: expected str, got bool" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "max_steps", 'd', 0, 10.0, NULL }, "field \"max_steps\": expected uint, got float" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "epochs", 's', 0, 0, "3" }, "field \"epochs\": expected uint, got str" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "seed", 'n', 0, 0, NULL }, "field \"seed\": expected uint, got nil" },
+        { TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), { "name", 'u', 3, 0, NULL }, "field \"name\": expected str, got uint" },
+        { JOBS_FIELDS, SR_COUNTOF_T(JOBS_FIELDS), { "job", 's', 0, 0, "4" }, "field \"job\": expected uint, got str" },
+        { CANCEL_FIELDS, SR_COUNTOF_T(CANCEL_FIELDS), { "job", 'd', 0, 5.0, NULL }, "field \"job\": expected uint, got float" },
+        { EVALUATE_FIELDS, SR_COUNTOF_T(EVALUATE_FIELDS), { "model", 'n', 0, 0, NULL }, "field \"model\": expected str, got nil" },
+        { EVALUATE_FIELDS, SR_COUNTOF_T(EVALUATE_FIELDS), { "dataset", 'b', 0, 0, NULL }, "field \"dataset\": expected str, got bool" },
+        { EVALUATE_FIELDS, SR_COUNTOF_T(EVALUATE_FIELDS), { "split", 'u', 1, 0, NULL }, "field \"split\": expected str, got uint" },
+        { EVALUATE_FIELDS, SR_COUNTOF_T(EVALUATE_FIELDS), { "protocol", 'P', 0, 0, NULL }, "field \"protocol\": expected str, got array" },
+        { EVALUATE_FIELDS, SR_COUNTOF_T(EVALUATE_FIELDS), { "exclude", 'd', 0, 1.0, NULL }, "field \"exclude\": expected str, got float" },
+        { EVALUATE_FIELDS, SR_COUNTOF_T(EVALUATE_FIELDS), { "max_queries", 's', 0, 0, "10" }, "field \"max_queries\": expected uint, got str" },
+        { RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), { "model", 'u', 0, 0, NULL }, "field \"model\": expected str, got uint" },
+        { RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), { "tracks", 's', 0, 0, "t_a" }, "field \"tracks\": expected array of str, got str" },
+        { RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), { "tracks", 'B', 0, 0, NULL }, "field \"tracks\"[0]: expected str, got bool" },
+        { RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), { "skipped", 'b', 1, 0, NULL }, "field \"skipped\": expected array of bool, got bool" },
+        { RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), { "skipped", 'T', 0, 0, NULL }, "field \"skipped\"[0]: expected bool, got str" },
+        { RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), { "k", 'd', 0, 10.0, NULL }, "field \"k\": expected uint, got float" },
+        { RECOMMEND_FIELDS, SR_COUNTOF_T(RECOMMEND_FIELDS), { "exclude", 'u', 0, 0, NULL }, "field \"exclude\": expected str, got uint" },
+        { MODELS_FIELDS, SR_COUNTOF_T(MODELS_FIELDS), { "name", 'b', 0, 0, NULL }, "field \"name\": expected str, got bool" },
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(cases); i++)
+        expect_code(cases[i].fields, cases[i].n, cases[i].bad.key, &cases[i].bad,
+                    SR_PROTO_CODE_BAD_REQUEST, cases[i].msg);
+}
+
+static void test_request_new_ops_missing_required_fields(void **state)
+{
+    (void)state;
+    EXPECT(TRAIN_FIELDS, "dataset", NULL, 400, "missing required field \"dataset\"");
+    EXPECT(TRAIN_FIELDS, "model", NULL, 400, "missing required field \"model\"");
+    EXPECT(CANCEL_FIELDS, "job", NULL, 400, "missing required field \"job\"");
+    EXPECT(EVALUATE_FIELDS, "model", NULL, 400, "missing required field \"model\"");
+    EXPECT(RECOMMEND_FIELDS, "model", NULL, 400, "missing required field \"model\"");
+    EXPECT(RECOMMEND_FIELDS, "tracks", NULL, 400, "missing required field \"tracks\"");
+    /* every optional one may go */
+    static const char *const train_opt[] = { "id", "preset", "set", "max_steps", "epochs", "seed", "name" };
+    for (size_t i = 0; i < SR_COUNTOF_T(train_opt); i++)
+        EXPECT(TRAIN_FIELDS, train_opt[i], NULL, 0, NULL);
+    static const char *const eval_opt[] = { "dataset", "split", "protocol", "exclude", "max_queries" };
+    for (size_t i = 0; i < SR_COUNTOF_T(eval_opt); i++)
+        EXPECT(EVALUATE_FIELDS, eval_opt[i], NULL, 0, NULL);
+    static const char *const rec_opt[] = { "skipped", "k", "exclude" };
+    for (size_t i = 0; i < SR_COUNTOF_T(rec_opt); i++)
+        EXPECT(RECOMMEND_FIELDS, rec_opt[i], NULL, 0, NULL);
+    EXPECT(JOBS_FIELDS, "job", NULL, 0, NULL);
+    EXPECT(MODELS_FIELDS, "name", NULL, 0, NULL);
+}
+
+/* One "set" list of n entries, each `len` bytes long ("k=vvv..."). */
+static void build_train_set(msgpack_sbuffer *sb, uint32_t n, uint32_t len)
+{
+    msgpack_packer pk;
+    char *e = malloc(len + 1);
+    assert_non_null(e);
+    memset(e, 'v', len);
+    e[0] = 'k';
+    e[1] = '=';
+    e[len] = '\0';
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    pk_str(&pk, "v");
+    msgpack_pack_uint8(&pk, 1);
+    pk_str(&pk, "op");
+    pk_str(&pk, "train");
+    pk_str(&pk, "dataset");
+    pk_str(&pk, "d");
+    pk_str(&pk, "model");
+    pk_str(&pk, "sasrec");
+    pk_str(&pk, "set");
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        pk_str(&pk, e);
+    free(e);
+}
+
+static void test_request_train_set_limits(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP] = "";
+    build_train_set(&sb, SR_PROTO_MAX_SET, SR_PROTO_MAX_SET_LEN);
+    assert_int_equal(decode_sb(&sb, &r, err), 0);
+    assert_int_equal(r.u.train.n_set, SR_PROTO_MAX_SET);
+    msgpack_sbuffer_destroy(&sb);
+
+    build_train_set(&sb, SR_PROTO_MAX_SET + 1, 4);
+    assert_int_equal(decode_sb(&sb, &r, err), 413);
+    assert_string_equal(err, "field \"set\": 65 entries exceeds the limit of 64");
+    msgpack_sbuffer_destroy(&sb);
+
+    build_train_set(&sb, 2, SR_PROTO_MAX_SET_LEN + 1);
+    assert_int_equal(decode_sb(&sb, &r, err), 413);
+    assert_string_equal(err, "field \"set\"[0]: 257 bytes exceeds the limit of 256");
+    msgpack_sbuffer_destroy(&sb);
+
+    build_train_set(&sb, 0, 4); /* an empty list is no override */
+    assert_int_equal(decode_sb(&sb, &r, err), 0);
+    assert_int_equal(r.u.train.n_set, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_train_set_entry_not_key_value(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *entry;
+        sr_proto_code code;
+        const char *msg;
+    } cases[] = {
+        { "lr", 422, "field \"set\"[0]: expected \"key=value\", got \"lr\"" },
+        { "=0.1", 422, "field \"set\"[0]: expected \"key=value\", got \"=0.1\"" },
+        { "", 422, "field \"set\"[0]: must not be empty" },
+        { "lr=", 0, NULL },      /* an empty value is the daemon's to judge */
+        { "a=b=c", 0, NULL },
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(cases); i++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        sr_proto_request r;
+        char err[ERRCAP] = "";
+        build(&sb, TRAIN_FIELDS, SR_COUNTOF_T(TRAIN_FIELDS), "set", NULL);
+        /* append "set": [entry] to the map (fixmap header + 1) */
+        ((uint8_t *)sb.data)[0]++;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        pk_str(&pk, "set");
+        msgpack_pack_array(&pk, 1);
+        pk_str(&pk, cases[i].entry);
+        sr_proto_code c = decode_sb(&sb, &r, err);
+        msgpack_sbuffer_destroy(&sb);
+        if (c != cases[i].code || (cases[i].msg && strcmp(err, cases[i].msg) != 0))
+            fail_msg("\"%s\": code %d \"%s\"", cases[i].entry, (int)c, err);
+    }
+}
+
+/* n tracks of `len` bytes each; skipped with n_skipped entries when >= 0. */
+static void build_session(msgpack_sbuffer *sb, uint32_t n, uint32_t len, int64_t n_skipped)
+{
+    msgpack_packer pk;
+    char *e = malloc(len + 1);
+    assert_non_null(e);
+    memset(e, 't', len);
+    e[len] = '\0';
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4 + (n_skipped >= 0));
+    pk_str(&pk, "v");
+    msgpack_pack_uint8(&pk, 1);
+    pk_str(&pk, "op");
+    pk_str(&pk, "recommend");
+    pk_str(&pk, "model");
+    pk_str(&pk, "m");
+    pk_str(&pk, "tracks");
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        pk_str(&pk, e);
+    if (n_skipped >= 0) {
+        pk_str(&pk, "skipped");
+        msgpack_pack_array(&pk, (uint32_t)n_skipped);
+        for (int64_t i = 0; i < n_skipped; i++)
+            msgpack_pack_true(&pk);
+    }
+    free(e);
+}
+
+static void test_request_recommend_session_limits(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP] = "";
+    build_session(&sb, SR_PROTO_MAX_SESSION_PLAYS, 8, SR_PROTO_MAX_SESSION_PLAYS);
+    assert_int_equal(decode_sb(&sb, &r, err), 0);
+    assert_int_equal(r.u.recommend.tracks.n, SR_PROTO_MAX_SESSION_PLAYS);
+    msgpack_sbuffer_destroy(&sb);
+
+    build_session(&sb, SR_PROTO_MAX_SESSION_PLAYS + 1, 8, -1);
+    assert_int_equal(decode_sb(&sb, &r, err), 413);
+    assert_string_equal(err, "field \"tracks\": 10001 tracks exceeds the limit of 10000");
+    msgpack_sbuffer_destroy(&sb);
+
+    build_session(&sb, 3, SR_PROTO_MAX_TRACK_ID + 1, -1);
+    assert_int_equal(decode_sb(&sb, &r, err), 413);
+    assert_string_equal(err, "field \"tracks\"[0]: 257 bytes exceeds the limit of 256");
+    msgpack_sbuffer_destroy(&sb);
+
+    build_session(&sb, 3, SR_PROTO_MAX_TRACK_ID, 3);
+    assert_int_equal(decode_sb(&sb, &r, err), 0);
+    msgpack_sbuffer_destroy(&sb);
+
+    build_session(&sb, 2, 0, -1); /* empty ids */
+    assert_int_equal(decode_sb(&sb, &r, err), 422);
+    assert_string_equal(err, "field \"tracks\"[0]: must not be empty");
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_recommend_skipped_length_mismatch(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP] = "";
+    build_session(&sb, 3, 4, 2);
+    assert_int_equal(decode_sb(&sb, &r, err), 422);
+    assert_string_equal(err, "field \"skipped\": 2 entries, expected one per track (3)");
+    msgpack_sbuffer_destroy(&sb);
+    build_session(&sb, 3, 4, 4);
+    assert_int_equal(decode_sb(&sb, &r, err), 422);
+    assert_string_equal(err, "field \"skipped\": 4 entries, expected one per track (3)");
+    msgpack_sbuffer_destroy(&sb);
+    build_session(&sb, 0, 4, 1);
+    assert_int_equal(decode_sb(&sb, &r, err), 422);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_recommend_nul_in_track_id(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"recommend","model":"m","tracks":["ok","a\0"]} */
+    static const uint8_t b[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa9, 'r', 'e', 'c', 'o',
+                                 'm', 'm', 'e', 'n', 'd', 0xa5, 'm', 'o', 'd', 'e', 'l', 0xa1,
+                                 'm', 0xa6, 't', 'r', 'a', 'c', 'k', 's', 0x92, 0xa2, 'o', 'k',
+                                 0xa2, 'a', 0x00 };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"tracks\"[1]: embedded NUL byte at position 1");
+}
+
+static void test_request_new_ops_values_out_of_range(void **state)
+{
+    (void)state;
+    tfield k0 = { "k", 'u', 0, 0, NULL };
+    EXPECT(RECOMMEND_FIELDS, "k", &k0, 422, "field \"k\": must be in [1, 1000], got 0");
+    tfield k1001 = { "k", 'u', SR_PROTO_MAX_K + 1, 0, NULL };
+    EXPECT(RECOMMEND_FIELDS, "k", &k1001, 422, "got 1001");
+    tfield kneg = { "k", 'i', (uint64_t)-1, 0, NULL };
+    EXPECT(RECOMMEND_FIELDS, "k", &kneg, 422, "got -1");
+    tfield k1000 = { "k", 'u', SR_PROTO_MAX_K, 0, NULL };
+    EXPECT(RECOMMEND_FIELDS, "k", &k1000, 0, NULL);
+    tfield k1 = { "k", 'u', 1, 0, NULL };
+    EXPECT(RECOMMEND_FIELDS, "k", &k1, 0, NULL);
+    tfield job0 = { "job", 'u', 0, 0, NULL };
+    EXPECT(CANCEL_FIELDS, "job", &job0, 422, "field \"job\": must be in [1, 18446744073709551615], got 0");
+    EXPECT(JOBS_FIELDS, "job", &job0, 0, NULL); /* 0 = all jobs */
+    tfield jobneg = { "job", 'i', (uint64_t)-3, 0, NULL };
+    EXPECT(JOBS_FIELDS, "job", &jobneg, 422, "got -3");
+    tfield mq0 = { "max_queries", 'u', 0, 0, NULL };
+    EXPECT(EVALUATE_FIELDS, "max_queries", &mq0, 422,
+           "field \"max_queries\": must be in [1, 4294967295], got 0");
+    tfield mqbig = { "max_queries", 'u', SR_PROTO_MAX_COUNT + 1, 0, NULL };
+    EXPECT(EVALUATE_FIELDS, "max_queries", &mqbig, 422, "got 4294967296");
+    tfield seed = { "seed", 'u', UINT64_MAX, 0, NULL };
+    EXPECT(TRAIN_FIELDS, "seed", &seed, 0, NULL);
+}
+
+static void test_request_new_ops_bad_enum_values(void **state)
+{
+    (void)state;
+    tfield model = { "model", 's', 0, 0, "gru4rec" };
+    EXPECT(TRAIN_FIELDS, "model", &model, 422,
+           "field \"model\": expected one of \"sasrec\", \"bert4rec\", \"pop\", \"sr\", got \"gru4rec\"");
+    tfield caps = { "model", 's', 0, 0, "SASRec" };
+    EXPECT(TRAIN_FIELDS, "model", &caps, 422, "got \"SASRec\"");
+    tfield empty = { "model", 's', 0, 0, "" };
+    EXPECT(TRAIN_FIELDS, "model", &empty, 422, "field \"model\": must not be empty");
+    tfield preset = { "preset", 's', 0, 0, "slow" };
+    EXPECT(TRAIN_FIELDS, "preset", &preset, 422,
+           "field \"preset\": expected one of \"paper\", \"fast\", got \"slow\"");
+    tfield split = { "split", 's', 0, 0, "train" };
+    EXPECT(EVALUATE_FIELDS, "split", &split, 422,
+           "field \"split\": expected one of \"test\", \"validation\", got \"train\"");
+    tfield proto = { "protocol", 's', 0, 0, "popular" };
+    EXPECT(EVALUATE_FIELDS, "protocol", &proto, 422,
+           "field \"protocol\": expected one of \"full\", \"sampled\", got \"popular\"");
+    tfield ex = { "exclude", 's', 0, 0, "listened" };
+    EXPECT(EVALUATE_FIELDS, "exclude", &ex, 422,
+           "field \"exclude\": expected one of \"none\", \"played\", \"skipped\", got \"listened\"");
+    EXPECT(RECOMMEND_FIELDS, "exclude", &ex, 422,
+           "field \"exclude\": expected one of \"skipped\", \"played\", \"none\", got \"listened\"");
+    /* every listed value is accepted */
+    static const char *const ok_models[] = { "sasrec", "bert4rec", "pop", "sr" };
+    for (size_t i = 0; i < SR_COUNTOF_T(ok_models); i++) {
+        tfield m = { "model", 's', 0, 0, ok_models[i] };
+        EXPECT(TRAIN_FIELDS, "model", &m, 0, NULL);
+    }
+    tfield fast = { "preset", 's', 0, 0, "fast" };
+    EXPECT(TRAIN_FIELDS, "preset", &fast, 0, NULL);
+    tfield test = { "split", 's', 0, 0, "test" };
+    EXPECT(EVALUATE_FIELDS, "split", &test, 0, NULL);
+    tfield full = { "protocol", 's', 0, 0, "full" };
+    EXPECT(EVALUATE_FIELDS, "protocol", &full, 0, NULL);
+    static const char *const ok_ex[] = { "none", "played", "skipped" };
+    for (size_t i = 0; i < SR_COUNTOF_T(ok_ex); i++) {
+        tfield e = { "exclude", 's', 0, 0, ok_ex[i] };
+        EXPECT(EVALUATE_FIELDS, "exclude", &e, 0, NULL);
+        EXPECT(RECOMMEND_FIELDS, "exclude", &e, 0, NULL);
+    }
+}
+
+static void test_request_new_ops_bad_names(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        ".", "..", ".hidden", "a/b", "a b",
+        "x234567890123456789012345678901234567890123456789012345678901234", /* 64 */
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(bad); i++) {
+        tfield d = { "dataset", 's', 0, 0, bad[i] };
+        EXPECT(TRAIN_FIELDS, "dataset", &d, 422, "field \"dataset\": \"");
+        EXPECT(EVALUATE_FIELDS, "dataset", &d, 422, "field \"dataset\": \"");
+        tfield n = { "name", 's', 0, 0, bad[i] };
+        EXPECT(TRAIN_FIELDS, "name", &n, 422, "field \"name\": \"");
+        EXPECT(MODELS_FIELDS, "name", &n, 422, "field \"name\": \"");
+        tfield m = { "model", 's', 0, 0, bad[i] };
+        EXPECT(EVALUATE_FIELDS, "model", &m, 422, "field \"model\": \"");
+        EXPECT(RECOMMEND_FIELDS, "model", &m, 422, "field \"model\": \"");
+    }
+    tfield empty = { "name", 's', 0, 0, "" };
+    EXPECT(TRAIN_FIELDS, "name", &empty, 422, "field \"name\": must not be empty");
+    EXPECT(MODELS_FIELDS, "name", &empty, 422, "field \"name\": must not be empty");
+}
+
 /* ---- small API pieces -------------------------------------------------------------------- */
 
 static void test_pstr_eq_and_copy(void **state)
@@ -1586,8 +2429,18 @@ static void test_code_and_op_names(void **state)
     assert_string_equal(sr_proto_op_name(SR_PROTO_OP_STATS), "stats");
     assert_string_equal(sr_proto_op_name(SR_PROTO_OP_DATASETS), "datasets");
     assert_string_equal(sr_proto_op_name(SR_PROTO_OP_SHUTDOWN), "shutdown");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_TRAIN), "train");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_JOBS), "jobs");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_CANCEL), "cancel");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_EVALUATE), "evaluate");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_RECOMMEND), "recommend");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_MODELS), "models");
+    /* appended after shutdown: the first six keep their values */
+    assert_int_equal(SR_PROTO_OP_SHUTDOWN, 6);
+    assert_int_equal(SR_PROTO_OP_TRAIN, 7);
+    assert_int_equal(SR_PROTO_OP_MODELS, 12);
     assert_string_equal(sr_proto_op_name((sr_proto_op)0), "unknown");
-    assert_string_equal(sr_proto_op_name((sr_proto_op)7), "unknown");
+    assert_string_equal(sr_proto_op_name((sr_proto_op)13), "unknown");
 }
 
 /* The fuzz seeds say in their names what they are (make_corpus.py): ok_*
@@ -1705,6 +2558,25 @@ int main(void)
         cmocka_unit_test(test_reply_ok_round_trip),
         cmocka_unit_test(test_reply_error_round_trip),
         cmocka_unit_test(test_reply_decode_malformed),
+        cmocka_unit_test(test_request_round_trip_train),
+        cmocka_unit_test(test_request_train_zero_counts_mean_unset),
+        cmocka_unit_test(test_request_round_trip_jobs_cancel_models),
+        cmocka_unit_test(test_request_round_trip_evaluate),
+        cmocka_unit_test(test_request_round_trip_recommend),
+        cmocka_unit_test(test_request_recommend_tracks_in_every_str_format),
+        cmocka_unit_test(test_strs_reader_items_form_and_garbage),
+        cmocka_unit_test(test_request_encode_refuses_bad_lists),
+        cmocka_unit_test(test_request_new_ops_table_fixtures_are_valid),
+        cmocka_unit_test(test_request_new_ops_wrong_type_per_field),
+        cmocka_unit_test(test_request_new_ops_missing_required_fields),
+        cmocka_unit_test(test_request_train_set_limits),
+        cmocka_unit_test(test_request_train_set_entry_not_key_value),
+        cmocka_unit_test(test_request_recommend_session_limits),
+        cmocka_unit_test(test_request_recommend_skipped_length_mismatch),
+        cmocka_unit_test(test_request_recommend_nul_in_track_id),
+        cmocka_unit_test(test_request_new_ops_values_out_of_range),
+        cmocka_unit_test(test_request_new_ops_bad_enum_values),
+        cmocka_unit_test(test_request_new_ops_bad_names),
         cmocka_unit_test(test_pstr_eq_and_copy),
         cmocka_unit_test(test_code_and_op_names),
         cmocka_unit_test(test_fuzz_corpus_seeds_decode_as_named),

@@ -1,0 +1,516 @@
+/* srd_models.c - model files: list, load (cached), recommend, evaluate
+ * (srd_models.h). */
+#define _XOPEN_SOURCE 700
+#include "srd_models.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sr_baseline.h"
+#include "sr_ckpt.h"
+#include "sr_dnnl.h"
+#include "sr_proto.h"
+#include "sr_store.h"
+#include "sr_train.h"
+#include "sr_vocab.h"
+#include "srd_log.h"
+#include "srd_ops.h"
+
+#define SRD_MODELS_SCORE_BATCH 128 /* queries per scoring call of a neural model */
+#define SRD_MODELS_MAX_LISTED 10000
+
+struct srd_model {
+    atomic_int refs;
+    char name[SR_PROTO_MAX_NAME_LEN + 1];
+    char kind[16];
+    char dataset[SR_PROTO_MAX_NAME_LEN + 1];
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    /* neural */
+    sr_model *nn;
+    sr_dnnl_ctx *ctx;
+    pthread_mutex_t lock; /* the neural model's arena */
+    /* baseline */
+    sr_baseline *base;
+    /* the dataset it was trained on: ids and popularity */
+    sr_store *store;
+    sr_vocab *vocab;
+};
+
+struct srd_models {
+    srd_ops *ops;
+    char dir[PATH_MAX];
+    pthread_mutex_t lock;
+    srd_model **cache;
+    size_t n, cap;
+};
+
+static void srd_model_free(srd_model *m)
+{
+    if (!m)
+        return;
+    sr_model_free(&m->nn);
+    sr_dnnl_ctx_free(&m->ctx);
+    sr_baseline_free(&m->base);
+    sr_vocab_free(&m->vocab);
+    sr_store_close(&m->store);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+void srd_model_release(srd_model **mp)
+{
+    srd_model *m = mp ? *mp : NULL;
+    if (!m)
+        return;
+    if (atomic_fetch_sub(&m->refs, 1) == 1)
+        srd_model_free(m);
+    *mp = NULL;
+}
+
+sr_err srd_models_new(srd_ops *ops, srd_models **out)
+{
+    srd_models *ms = calloc(1, sizeof *ms);
+    if (!ms)
+        return sr_errorf(SR_ERR_NOMEM, "models");
+    ms->ops = ops;
+    pthread_mutex_init(&ms->lock, NULL);
+    int n = snprintf(ms->dir, sizeof ms->dir, "%s/models", ops->state_dir);
+    if (n < 0 || (size_t)n >= sizeof ms->dir) {
+        srd_models_free(&ms);
+        return sr_errorf(SR_ERR_ARG, "state dir %s: path too long", ops->state_dir);
+    }
+    *out = ms;
+    return SR_OK;
+}
+
+void srd_models_free(srd_models **msp)
+{
+    srd_models *ms = msp ? *msp : NULL;
+    if (!ms)
+        return;
+    for (size_t i = 0; i < ms->n; i++)
+        srd_model_release(&ms->cache[i]);
+    free(ms->cache);
+    pthread_mutex_destroy(&ms->lock);
+    free(ms);
+    *msp = NULL;
+}
+
+bool srd_models_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > SR_PROTO_MAX_NAME_LEN || name[0] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void srd_models_path(const srd_models *ms, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s.model", ms->dir, name);
+}
+
+bool srd_models_exists(srd_models *ms, const char *name)
+{
+    char path[PATH_MAX + 80];
+    srd_models_path(ms, name, path, sizeof path);
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+static bool srd_kv_copy(sr_str text, const char *key, char *out, size_t cap)
+{
+    sr_str v;
+    if (!sr_kv_find(text, key, &v) || v.len >= cap)
+        return false;
+    memcpy(out, v.ptr, v.len);
+    out[v.len] = '\0';
+    return true;
+}
+
+/* Open the model's dataset and check it is the one the model was trained on. */
+static sr_err srd_model_open_dataset(srd_models *ms, srd_model *m, sr_str meta)
+{
+    char created[32] = "", tracks[32] = "";
+    if (!srd_kv_copy(meta, "dataset", m->dataset, sizeof m->dataset) ||
+        !srd_kv_copy(meta, "dataset_created", created, sizeof created) ||
+        !srd_kv_copy(meta, "dataset_tracks", tracks, sizeof tracks))
+        return sr_errorf(SR_ERR_FORMAT, "model %s: meta names no dataset", m->name);
+    char path[PATH_MAX + 80];
+    snprintf(path, sizeof path, "%s/%s.store", ms->ops->datasets_dir, m->dataset);
+    sr_err e = sr_store_open(path, &m->store);
+    if (e == SR_ERR_NOTFOUND)
+        return sr_errorf(SR_ERR_NOTFOUND, "model %s: its dataset %s no longer exists", m->name,
+                         m->dataset);
+    if (e != SR_OK)
+        return e;
+    if (strtoll(created, NULL, 10) != m->store->meta.created ||
+        strtoull(tracks, NULL, 10) != m->store->n_tracks)
+        return sr_errorf(SR_ERR_ARG,
+                         "model %s: dataset %s was replaced after the model was trained "
+                         "(its track ids may differ); train the model again", m->name,
+                         m->dataset);
+    e = sr_vocab_new(&m->vocab);
+    for (uint32_t i = 0; e == SR_OK && i < m->store->n_tracks; i++) {
+        int32_t idx = -1;
+        e = sr_vocab_intern(m->vocab, sr_store_track_id(m->store, (int32_t)i), &idx);
+        if (e == SR_OK && idx != (int32_t)i)
+            e = sr_errorf(SR_ERR_CORRUPT, "dataset %s: duplicate track id at %u", m->dataset, i);
+    }
+    return e;
+}
+
+static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat *sb,
+                             srd_model **out)
+{
+    char path[PATH_MAX + 80];
+    srd_models_path(ms, name, path, sizeof path);
+    srd_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return sr_errorf(SR_ERR_NOMEM, "model %s", name);
+    atomic_init(&m->refs, 1);
+    pthread_mutex_init(&m->lock, NULL);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->dev = sb->st_dev;
+    m->ino = sb->st_ino;
+    m->mtime = sb->st_mtim;
+    sr_ckpt *ck = NULL;
+    sr_str meta, format;
+    sr_err e = sr_ckpt_open(path, &ck);
+    if (e == SR_OK)
+        e = sr_ckpt_get_text(ck, "meta", &meta);
+    if (e == SR_OK && (!sr_kv_find(meta, "format", &format) ||
+                       !srd_kv_copy(meta, "kind", m->kind, sizeof m->kind)))
+        e = sr_errorf(SR_ERR_FORMAT, "%s: not a model file", path);
+    if (e == SR_OK)
+        e = srd_model_open_dataset(ms, m, meta);
+    if (e == SR_OK) {
+        if (format.len == 5 && memcmp(format.ptr, "model", 5) == 0) {
+            e = sr_train_load_model(path, SRD_MODELS_SCORE_BATCH, &m->nn, NULL, NULL);
+            if (e == SR_OK)
+                e = sr_dnnl_ctx_new(16, &m->ctx);
+        } else {
+            e = sr_baseline_load(ck, &m->base);
+        }
+    }
+    if (e == SR_OK) {
+        int32_t I = m->nn ? sr_model_config_of(m->nn)->I : sr_baseline_items(m->base);
+        if ((uint32_t)I != m->store->n_tracks)
+            e = sr_errorf(SR_ERR_FORMAT, "model %s scores %d tracks, its dataset has %u", name,
+                          (int)I, m->store->n_tracks);
+    }
+    sr_ckpt_close(&ck);
+    if (e != SR_OK) {
+        srd_model_free(m);
+        return e;
+    }
+    srd_info("loaded model %s (%s, dataset %s, %u tracks)", name, m->kind, m->dataset,
+             m->store->n_tracks);
+    *out = m;
+    return SR_OK;
+}
+
+sr_err srd_models_get(srd_models *ms, const char *name, srd_model **out)
+{
+    if (!srd_models_name_ok(name))
+        return sr_errorf(SR_ERR_ARG, "bad model name \"%s\"", name);
+    char path[PATH_MAX + 80];
+    srd_models_path(ms, name, path, sizeof path);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sr_errorf(SR_ERR_NOTFOUND, "no model %s", name);
+    pthread_mutex_lock(&ms->lock);
+    for (size_t i = 0; i < ms->n; i++) {
+        srd_model *m = ms->cache[i];
+        if (strcmp(m->name, name) != 0)
+            continue;
+        if (m->dev == sb.st_dev && m->ino == sb.st_ino && m->mtime.tv_sec == sb.st_mtim.tv_sec &&
+            m->mtime.tv_nsec == sb.st_mtim.tv_nsec) {
+            atomic_fetch_add(&m->refs, 1);
+            *out = m;
+            pthread_mutex_unlock(&ms->lock);
+            return SR_OK;
+        }
+        /* replaced on disk (a better checkpoint was published): drop ours */
+        srd_model_release(&ms->cache[i]);
+        ms->cache[i] = ms->cache[--ms->n];
+        break;
+    }
+    pthread_mutex_unlock(&ms->lock);
+
+    /* load outside the lock: it can take a while */
+    srd_model *m = NULL;
+    sr_err e = srd_model_load(ms, name, &sb, &m);
+    if (e != SR_OK)
+        return e;
+    pthread_mutex_lock(&ms->lock);
+    if (ms->n == ms->cap) {
+        size_t cap = ms->cap ? 2 * ms->cap : 8;
+        srd_model **c = realloc(ms->cache, cap * sizeof *c);
+        if (c) {
+            ms->cache = c;
+            ms->cap = cap;
+        }
+    }
+    if (ms->n < ms->cap) {
+        atomic_fetch_add(&m->refs, 1);
+        ms->cache[ms->n++] = m;
+    }
+    pthread_mutex_unlock(&ms->lock);
+    *out = m;
+    return SR_OK;
+}
+
+const char *srd_model_dataset(const srd_model *m)
+{
+    return m->dataset;
+}
+
+const char *srd_model_kind(const srd_model *m)
+{
+    return m->kind;
+}
+
+sr_str srd_model_track_id(const srd_model *m, int32_t track)
+{
+    return sr_store_track_id(m->store, track);
+}
+
+/* ---- recommending ------------------------------------------------------------- */
+
+void srd_rec_result_free(srd_rec_result *r)
+{
+    free(r->items);
+    free(r->scores);
+    r->items = NULL;
+    r->scores = NULL;
+    r->n_items = 0;
+}
+
+sr_err srd_model_recommend(srd_model *m, const srd_rec_request *rq, srd_rec_result *out)
+{
+    memset(out, 0, sizeof *out);
+    const int32_t I = (int32_t)m->store->n_tracks;
+    float *scores = malloc(sizeof(float) * (size_t)I);
+    uint8_t *mask = calloc((size_t)I, 1);
+    int32_t *known = malloc(sizeof(int32_t) * (rq->n ? rq->n : 1));
+    uint8_t *ksk = malloc(rq->n ? rq->n : 1);
+    out->items = malloc(sizeof(int32_t) * (size_t)rq->k);
+    out->scores = malloc(sizeof(float) * (size_t)rq->k);
+    sr_err e = SR_OK;
+    if (!scores || !mask || !known || !ksk || !out->items || !out->scores) {
+        e = sr_errorf(SR_ERR_NOMEM, "recommend: %d tracks", (int)I);
+        goto done;
+    }
+    int n = 0;
+    for (uint32_t i = 0; i < rq->n; i++) {
+        int32_t idx = sr_vocab_find(m->vocab, rq->tracks[i]);
+        if (idx < 0) {
+            if (out->n_unknown < SRD_MODELS_MAX_WARNINGS)
+                out->unknown[out->n_unknown] = i;
+            out->n_unknown++;
+            continue;
+        }
+        bool sk = rq->skipped && rq->skipped[i];
+        known[n] = idx;
+        ksk[n] = sk;
+        n++;
+        if (rq->exclude == SR_EVAL_EXCLUDE_PLAYED || (rq->exclude == SR_EVAL_EXCLUDE_SKIPPED && sk))
+            mask[idx] = 1;
+    }
+    if (n == 0) {
+        out->fallback = true;
+        for (int32_t i = 0; i < I; i++)
+            scores[i] = (float)m->store->track_plays[i];
+    } else if (m->nn) {
+        pthread_mutex_lock(&m->lock);
+        e = sr_model_score(m->nn, m->ctx, known, ksk, n, scores);
+        pthread_mutex_unlock(&m->lock);
+    } else {
+        sr_baseline_score(m->base, known, n, scores);
+    }
+    if (e == SR_OK)
+        out->n_items = sr_topk(scores, I, mask, rq->k, out->items, out->scores);
+done:
+    free(scores);
+    free(mask);
+    free(known);
+    free(ksk);
+    if (e != SR_OK)
+        srd_rec_result_free(out);
+    return e;
+}
+
+/* ---- evaluating ------------------------------------------------------------------ */
+
+static bool srd_same_vocabulary(const sr_store *a, const sr_store *b)
+{
+    if (a->n_tracks != b->n_tracks)
+        return false;
+    size_t bytes = a->track_id_offsets[a->n_tracks];
+    return bytes == b->track_id_offsets[b->n_tracks] &&
+           memcmp(a->track_id_offsets, b->track_id_offsets,
+                  sizeof(uint64_t) * (a->n_tracks + 1)) == 0 &&
+           memcmp(a->track_id_bytes, b->track_id_bytes, bytes) == 0;
+}
+
+sr_err srd_model_evaluate(srd_models *ms, srd_model *m, const char *dataset,
+                          const sr_eval_config *c, sr_progress_fn progress, void *ud,
+                          sr_eval_result *out)
+{
+    sr_store *other = NULL;
+    const sr_store *st = m->store;
+    sr_err e = SR_OK;
+    if (dataset && strcmp(dataset, m->dataset) != 0) {
+        char path[PATH_MAX + 80];
+        snprintf(path, sizeof path, "%s/%s.store", ms->ops->datasets_dir, dataset);
+        e = sr_store_open(path, &other);
+        if (e == SR_ERR_NOTFOUND)
+            return sr_errorf(SR_ERR_NOTFOUND, "no dataset %s", dataset);
+        if (e != SR_OK)
+            return e;
+        if (!srd_same_vocabulary(m->store, other)) {
+            sr_store_close(&other);
+            return sr_errorf(SR_ERR_ARG, "dataset %s has another track vocabulary than %s, "
+                             "which model %s was trained on", dataset, m->dataset, m->name);
+        }
+        st = other;
+    }
+    sr_eval_config ec = *c;
+    if (m->nn) {
+        if (ec.batch > SRD_MODELS_SCORE_BATCH)
+            ec.batch = SRD_MODELS_SCORE_BATCH;
+        sr_model_scorer *sc = NULL;
+        pthread_mutex_lock(&m->lock);
+        e = sr_model_scorer_new(m->nn, m->ctx, ec.batch, &sc);
+        if (e == SR_OK)
+            e = sr_eval_run(st, sr_model_scorer_get(sc), &ec, progress, ud, out);
+        pthread_mutex_unlock(&m->lock);
+        sr_model_scorer_free(&sc);
+    } else {
+        sr_baseline_scorer *sc = NULL;
+        e = sr_baseline_scorer_new(m->base, ec.batch, &sc);
+        if (e == SR_OK)
+            e = sr_eval_run(st, sr_baseline_scorer_get(sc), &ec, progress, ud, out);
+        sr_baseline_scorer_free(&sc);
+    }
+    sr_store_close(&other);
+    return e;
+}
+
+/* ---- listing ------------------------------------------------------------------------ */
+
+static int srd_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void srd_pack_kv_sstr(msgpack_packer *pk, const char *key, sr_str v)
+{
+    sr_proto_pack_str(pk, key);
+    msgpack_pack_str(pk, v.len);
+    msgpack_pack_str_body(pk, v.ptr, v.len);
+}
+
+/* One model object; a file that cannot be read is listed with an error. */
+static void srd_models_pack_one(srd_models *ms, const char *name, msgpack_packer *pk)
+{
+    char path[PATH_MAX + 80];
+    srd_models_path(ms, name, path, sizeof path);
+    sr_ckpt *ck = NULL;
+    sr_str meta = { "", 0 }, config = { "", 0 }, v;
+    struct stat sb;
+    sr_err e = sr_ckpt_open(path, &ck);
+    if (e == SR_OK)
+        e = sr_ckpt_get_text(ck, "meta", &meta);
+    if (e == SR_OK)
+        e = sr_ckpt_get_text(ck, "config", &config);
+    if (e != SR_OK) {
+        msgpack_pack_map(pk, 2);
+        sr_proto_pack_kv_str(pk, "name", name);
+        sr_proto_pack_kv_str(pk, "error", sr_errmsg());
+        sr_ckpt_close(&ck);
+        return;
+    }
+    static const char *const keys[] = { "kind", "dataset", "metric", "best_metric", "best_step",
+                                        "job" };
+    uint32_t n = 3;
+    for (size_t i = 0; i < SR_COUNTOF(keys); i++)
+        n += sr_kv_find(meta, keys[i], &v);
+    msgpack_pack_map(pk, n);
+    sr_proto_pack_kv_str(pk, "name", name);
+    sr_proto_pack_kv_u64(pk, "created",
+                         stat(path, &sb) == 0 ? (uint64_t)sb.st_mtim.tv_sec : (uint64_t)0);
+    for (size_t i = 0; i < SR_COUNTOF(keys); i++)
+        if (sr_kv_find(meta, keys[i], &v))
+            srd_pack_kv_sstr(pk, keys[i], v);
+    srd_pack_kv_sstr(pk, "config", config);
+    sr_ckpt_close(&ck);
+}
+
+sr_err srd_models_pack(srd_models *ms, const char *name, msgpack_packer *pk)
+{
+    if (name) {
+        if (!srd_models_name_ok(name) || !srd_models_exists(ms, name))
+            return sr_errorf(SR_ERR_NOTFOUND, "no model %s", name);
+        sr_proto_pack_str(pk, "models");
+        msgpack_pack_array(pk, 1);
+        srd_models_pack_one(ms, name, pk);
+        return SR_OK;
+    }
+    DIR *d = opendir(ms->dir);
+    if (!d)
+        return sr_errorf(SR_ERR_IO, "open %s: %s", ms->dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    sr_err e = SR_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < SRD_MODELS_MAX_LISTED) {
+        size_t l = strlen(de->d_name);
+        if (l <= 6 || strcmp(de->d_name + l - 6, ".model") != 0 || de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **p = realloc(names, cap * sizeof *p);
+            if (!p) {
+                e = sr_errorf(SR_ERR_NOMEM, "model list");
+                break;
+            }
+            names = p;
+        }
+        names[n] = strndup(de->d_name, l - 6);
+        if (!names[n]) {
+            e = sr_errorf(SR_ERR_NOMEM, "model list");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (e == SR_OK) {
+        qsort(names, n, sizeof *names, srd_cmp_str);
+        sr_proto_pack_str(pk, "models");
+        msgpack_pack_array(pk, (uint32_t)n);
+        for (size_t i = 0; i < n; i++)
+            srd_models_pack_one(ms, names[i], pk);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return e;
+}

@@ -1,0 +1,86 @@
+/* srd_models.h - the trained models in <state_dir>/models/<name>.model:
+ * listing, loading (cached by name while the file is unchanged, reference
+ * counted so a model replaced on disk is freed when its last user is done),
+ * and the two uses of a loaded model: recommending for one session and
+ * evaluating on a dataset.
+ *
+ * A model file names the dataset it was trained on (meta "dataset",
+ * "dataset_created"): its vocabulary maps external track ids to the model's
+ * rows, so loading refuses a model whose dataset was replaced since.
+ *
+ * Thread safety: every function may be called from any thread. A neural
+ * model has one scoring arena, so its scoring calls are serialised by a
+ * lock (baselines score without one).
+ */
+#ifndef SRD_MODELS_H
+#define SRD_MODELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "sr_common.h"
+#include "sr_eval.h"
+
+struct srd_ops;
+
+typedef struct srd_models srd_models;
+typedef struct srd_model srd_model;
+
+sr_err srd_models_new(struct srd_ops *ops, srd_models **out);
+void srd_models_free(srd_models **ms); /* NULL-safe; loaded models still referenced live on */
+
+/* Valid model names: the dataset name rules ([A-Za-z0-9._-]{1,63}, no leading '.'). */
+bool srd_models_name_ok(const char *name);
+/* Whether <models>/<name>.model exists. */
+bool srd_models_exists(srd_models *ms, const char *name);
+
+/* Pack the members of a `models` result map ({"models": [...]}, one entry
+ * expected by the caller): all models, or only `name` (SR_ERR_NOTFOUND,
+ * nothing packed, when it does not exist). */
+sr_err srd_models_pack(srd_models *ms, const char *name, msgpack_packer *pk);
+
+/* A loaded model, referenced. SR_ERR_NOTFOUND for an unknown name. */
+sr_err srd_models_get(srd_models *ms, const char *name, srd_model **out);
+void srd_model_release(srd_model **m); /* NULL-safe */
+
+const char *srd_model_dataset(const srd_model *m);
+const char *srd_model_kind(const srd_model *m); /* "sasrec", "bert4rec", "pop", "sr" */
+
+/* ---- recommending ------------------------------------------------------- */
+
+#define SRD_MODELS_MAX_WARNINGS 16
+
+typedef struct srd_rec_request {
+    const sr_str *tracks;   /* [n] external ids */
+    const bool *skipped;    /* [n] or NULL */
+    uint32_t n;
+    int k;                  /* 1..SR_PROTO_MAX_K */
+    sr_eval_exclude exclude;/* NONE, PLAYED or SKIPPED (default) */
+} srd_rec_request;
+
+typedef struct srd_rec_result {
+    int n_items;
+    int32_t *items;         /* [n_items] dense indices; malloc'd (srd_rec_result_free) */
+    float *scores;          /* [n_items] */
+    bool fallback;          /* no known track: popularity */
+    uint32_t n_unknown;     /* ids not in the model's vocabulary */
+    uint32_t unknown[SRD_MODELS_MAX_WARNINGS]; /* the first of them (indices into tracks) */
+} srd_rec_result;
+
+sr_err srd_model_recommend(srd_model *m, const srd_rec_request *rq, srd_rec_result *out);
+void srd_rec_result_free(srd_rec_result *r);
+/* External id of a dense index. */
+sr_str srd_model_track_id(const srd_model *m, int32_t track);
+
+/* ---- evaluating ----------------------------------------------------------- */
+
+/* Evaluate on dataset `dataset` (NULL = the model's own), which must have
+ * the model's vocabulary (SR_ERR_ARG otherwise). c->batch is capped at the
+ * model's scoring batch. progress may be NULL. */
+sr_err srd_model_evaluate(srd_models *ms, srd_model *m, const char *dataset,
+                          const sr_eval_config *c, sr_progress_fn progress, void *ud,
+                          sr_eval_result *out);
+
+#endif /* SRD_MODELS_H */

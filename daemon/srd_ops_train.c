@@ -1,0 +1,393 @@
+/* srd_ops_train.c - handlers of train, jobs, cancel, evaluate, recommend
+ * and models (docs/protocol.md; jobs in srd_jobs.h, models in
+ * srd_models.h). */
+#define _XOPEN_SOURCE 700
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sr_baseline.h"
+#include "sr_eval.h"
+#include "sr_train.h"
+#include "srd_jobs.h"
+#include "srd_log.h"
+#include "srd_models.h"
+#include "srd_ops.h"
+
+#define SRD_DEFAULT_PRESET "fast"
+#define SRD_DEFAULT_K 10
+
+static sr_str srd_sstr(sr_pstr p)
+{
+    return (sr_str){ p.ptr, p.len };
+}
+
+/* ---- train ---------------------------------------------------------------------- */
+
+/* The resolved configuration of a neural job: preset, then the request's
+ * fields, then each --set in order (later ones win). */
+static sr_err srd_train_config(srd_ops *ops, const sr_proto_train *t, srd_job_kind kind,
+                               char **text)
+{
+    char preset[16] = SRD_DEFAULT_PRESET;
+    if (t->preset.len > 0 && !sr_pstr_copy(t->preset, preset, sizeof preset))
+        return sr_errorf(SR_ERR_ARG, "preset: too long");
+    sr_train_config c;
+    sr_err e = sr_train_config_preset(kind == SRD_JOB_BERT4REC ? SR_MODEL_KIND_BERT4REC
+                                                               : SR_MODEL_KIND_SASREC,
+                                      preset, &c);
+    if (e != SR_OK)
+        return e;
+    c.threads = (int)ops->cfg->train_threads;
+    c.ckpt_every = (uint64_t)ops->cfg->ckpt_every;
+    if (t->epochs)
+        c.epochs = t->epochs;
+    if (t->max_steps)
+        c.max_steps = t->max_steps;
+    if (t->has_seed)
+        c.model.seed = t->seed;
+    for (uint32_t i = 0; i < t->n_set; i++) {
+        e = sr_train_config_set_line(&c, srd_sstr(t->set[i]));
+        if (e != SR_OK)
+            return e;
+    }
+    /* checked with a stand-in catalogue size; the job sets the real one */
+    sr_train_config probe = c;
+    probe.model.I = 2;
+    e = sr_train_config_check(&probe);
+    if (e != SR_OK)
+        return e;
+    *text = sr_train_config_text(&c);
+    return *text ? SR_OK : sr_errorf(SR_ERR_NOMEM, "config text");
+}
+
+static sr_err srd_baseline_text(const sr_proto_train *t, srd_job_kind kind, char **text)
+{
+    size_t cap = 64 + (size_t)t->n_set * (SR_PROTO_MAX_SET_LEN + 2);
+    char *s = malloc(cap);
+    if (!s)
+        return sr_errorf(SR_ERR_NOMEM, "config text");
+    size_t len = 0;
+    s[0] = '\0';
+    for (uint32_t i = 0; i < t->n_set; i++) {
+        /* normalise "key=value" to "key = value" */
+        const char *eq = memchr(t->set[i].ptr, '=', t->set[i].len);
+        size_t kl = eq ? (size_t)(eq - t->set[i].ptr) : t->set[i].len;
+        int n = snprintf(s + len, cap - len, "%.*s = %.*s\n", (int)kl, t->set[i].ptr,
+                         eq ? (int)(t->set[i].len - kl - 1) : 0, eq ? eq + 1 : "");
+        if (n < 0 || (size_t)n >= cap - len)
+            break;
+        len += (size_t)n;
+    }
+    sr_baseline_config bc;
+    sr_err e = srd_jobs_baseline_config(kind, sr_str_c(s), &bc);
+    if (e == SR_OK)
+        snprintf(s, cap, "window = %d\nmax_rules = %d\n", bc.window, bc.max_rules);
+    if (e != SR_OK) {
+        free(s);
+        return e;
+    }
+    *text = s;
+    return SR_OK;
+}
+
+void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    const sr_proto_train *t = &req->u.train;
+    char dataset[SRD_NAME_MAX], model[SRD_NAME_MAX], err[256];
+    char *config = NULL;
+    srd_job_kind kind;
+    sr_proto_code code = srd_ops_name(t->dataset, dataset, err, sizeof err);
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        return;
+    }
+    if (srd_job_kind_parse(srd_sstr(t->model), &kind) != SR_OK) {
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INVALID, sr_errmsg());
+        return;
+    }
+    char store_path[PATH_MAX + 80];
+    snprintf(store_path, sizeof store_path, "%s/%s.store", ops->datasets_dir, dataset);
+    if (access(store_path, R_OK) != 0) {
+        snprintf(err, sizeof err, "no dataset %s (seqrecctl datasets lists them)", dataset);
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_NOT_FOUND, err);
+        return;
+    }
+    bool neural = kind == SRD_JOB_SASREC || kind == SRD_JOB_BERT4REC;
+    sr_err e = neural ? srd_train_config(ops, t, kind, &config) : srd_baseline_text(t, kind, &config);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "train");
+        return;
+    }
+    uint64_t id = 0;
+    if (t->name.len > 0) {
+        code = srd_ops_name(t->name, model, err, sizeof err);
+        if (code != SR_PROTO_CODE_OK) {
+            srd_ops_reply_error(ops, reply, req->id, code, err);
+            free(config);
+            return;
+        }
+        e = srd_jobs_submit(ops->jobs, kind, dataset, model, config, &id);
+    } else {
+        /* <dataset>-<kind>-<n>: the first n not taken */
+        e = SR_ERR_EXISTS;
+        for (int n = 1; e == SR_ERR_EXISTS && n < 100000; n++) {
+            int w = snprintf(model, sizeof model, "%.40s-%s-%d", dataset, srd_job_kind_name(kind),
+                             n);
+            if (w < 0 || (size_t)w >= sizeof model)
+                break;
+            e = srd_jobs_submit(ops->jobs, kind, dataset, model, config, &id);
+        }
+    }
+    free(config);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "train");
+        return;
+    }
+    srd_info("job %" PRIu64 " queued: %s on %s -> model %s", id, srd_job_kind_name(kind), dataset,
+             model);
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 3);
+    sr_proto_pack_kv_u64(&pk, "job", id);
+    sr_proto_pack_kv_str(&pk, "model", model);
+    sr_proto_pack_kv_str(&pk, "state", "queued");
+}
+
+/* ---- jobs, cancel ------------------------------------------------------------------ */
+
+void srd_ops_jobs(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 1);
+    sr_err e = srd_jobs_pack(ops->jobs, req->u.jobs.job, &pk);
+    if (e != SR_OK)
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "jobs");
+}
+
+void srd_ops_cancel(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    srd_job_state state;
+    sr_err e = srd_jobs_cancel(ops->jobs, req->u.cancel.job, &state);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "cancel");
+        return;
+    }
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 2);
+    sr_proto_pack_kv_u64(&pk, "job", req->u.cancel.job);
+    sr_proto_pack_kv_str(&pk, "state", state == SRD_JOB_RUNNING ? "cancelling"
+                                                                : srd_job_state_name(state));
+}
+
+/* ---- evaluate ---------------------------------------------------------------------- */
+
+typedef struct srd_pack_metrics {
+    msgpack_packer *pk;
+} srd_pack_metrics;
+
+static void srd_count_key(void *ctx, const char *key, double value, bool is_count)
+{
+    (void)key;
+    (void)value;
+    (void)is_count;
+    (*(uint32_t *)ctx)++;
+}
+
+static void srd_pack_metric(void *ctx, const char *key, double value, bool is_count)
+{
+    msgpack_packer *pk = ctx;
+    sr_proto_pack_str(pk, key);
+    if (is_count && isfinite(value) && value >= 0)
+        msgpack_pack_uint64(pk, (uint64_t)value);
+    else if (isfinite(value))
+        msgpack_pack_double(pk, value);
+    else
+        msgpack_pack_nil(pk); /* NaN: an empty group has no mean (JSON null) */
+}
+
+static bool srd_eval_progress(void *ud, const char *phase, uint64_t done, uint64_t total)
+{
+    (void)phase;
+    (void)done;
+    (void)total;
+    srd_ops *ops = ud;
+    return !atomic_load(&ops->stopping);
+}
+
+void srd_ops_evaluate(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    const sr_proto_evaluate *q = &req->u.evaluate;
+    char name[SRD_NAME_MAX], dataset[SRD_NAME_MAX], err[256];
+    sr_proto_code code = srd_ops_name(q->model, name, err, sizeof err);
+    if (code == SR_PROTO_CODE_OK && q->dataset.len > 0)
+        code = srd_ops_name(q->dataset, dataset, err, sizeof err);
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        return;
+    }
+    sr_eval_config c = sr_eval_config_default();
+    sr_err e = SR_OK;
+    if (q->split.len > 0) {
+        if (sr_pstr_eq(q->split, "test"))
+            c.split = SR_SPLIT_TEST;
+        else if (sr_pstr_eq(q->split, "validation"))
+            c.split = SR_SPLIT_VALID;
+        else
+            e = sr_errorf(SR_ERR_ARG, "split \"%.*s\" (expected test or validation)",
+                          (int)q->split.len, q->split.ptr);
+    }
+    if (e == SR_OK && q->protocol.len > 0)
+        e = sr_eval_protocol_parse(srd_sstr(q->protocol), &c.protocol);
+    if (e == SR_OK && q->exclude.len > 0)
+        e = sr_eval_exclude_parse(srd_sstr(q->exclude), &c.exclude);
+    c.max_queries = q->max_queries;
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "evaluate");
+        return;
+    }
+    srd_model *m = NULL;
+    e = srd_models_get(ops->models, name, &m);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "evaluate");
+        return;
+    }
+    sr_eval_result r;
+    e = srd_model_evaluate(ops->models, m, q->dataset.len > 0 ? dataset : NULL, &c,
+                           srd_eval_progress, ops, &r);
+    if (e != SR_OK) {
+        srd_model_release(&m);
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "evaluate");
+        return;
+    }
+    uint32_t n_keys = 0;
+    sr_eval_visit(&r, srd_count_key, &n_keys);
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 8);
+    sr_proto_pack_kv_str(&pk, "model", name);
+    sr_proto_pack_kv_str(&pk, "kind", srd_model_kind(m));
+    sr_proto_pack_kv_str(&pk, "dataset", q->dataset.len > 0 ? dataset : srd_model_dataset(m));
+    sr_proto_pack_kv_str(&pk, "split", c.split == SR_SPLIT_TEST ? "test" : "validation");
+    sr_proto_pack_kv_str(&pk, "protocol", sr_eval_protocol_name(c.protocol));
+    sr_proto_pack_kv_str(&pk, "exclude", sr_eval_exclude_name(c.exclude));
+    sr_proto_pack_kv_f64(&pk, "seconds", r.seconds);
+    sr_proto_pack_str(&pk, "metrics");
+    msgpack_pack_map(&pk, n_keys);
+    sr_eval_visit(&r, srd_pack_metric, &pk);
+    srd_info("evaluated %s on %s (%s, %s): %.1f s", name,
+             q->dataset.len > 0 ? dataset : srd_model_dataset(m),
+             sr_eval_protocol_name(c.protocol), c.split == SR_SPLIT_TEST ? "test" : "validation",
+             r.seconds);
+    srd_model_release(&m);
+}
+
+/* ---- recommend -------------------------------------------------------------------- */
+
+void srd_ops_recommend(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    const sr_proto_recommend *q = &req->u.recommend;
+    char name[SRD_NAME_MAX], err[256];
+    sr_proto_code code = srd_ops_name(q->model, name, err, sizeof err);
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        return;
+    }
+    srd_rec_request rq = { NULL, NULL, q->tracks.n, q->k ? (int)q->k : SRD_DEFAULT_K,
+                           SR_EVAL_EXCLUDE_SKIPPED };
+    sr_err e = SR_OK;
+    if (q->exclude.len > 0)
+        e = sr_eval_exclude_parse(srd_sstr(q->exclude), &rq.exclude);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "recommend");
+        return;
+    }
+    sr_str *ids = malloc(sizeof(sr_str) * (q->tracks.n ? q->tracks.n : 1));
+    bool *sk = malloc(sizeof(bool) * (q->tracks.n ? q->tracks.n : 1));
+    if (!ids || !sk) {
+        free(ids);
+        free(sk);
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INTERNAL, "out of memory");
+        return;
+    }
+    sr_proto_strs_iter it;
+    sr_proto_strs_begin(&q->tracks, &it);
+    sr_pstr ps;
+    for (uint32_t i = 0; i < q->tracks.n && sr_proto_strs_next(&it, &ps); i++) {
+        ids[i] = srd_sstr(ps);
+        sk[i] = q->has_skipped && sr_proto_bools_at(&q->skipped, i);
+    }
+    rq.tracks = ids;
+    rq.skipped = sk;
+    srd_model *m = NULL;
+    srd_rec_result r;
+    memset(&r, 0, sizeof r);
+    e = srd_models_get(ops->models, name, &m);
+    if (e == SR_OK)
+        e = srd_model_recommend(m, &rq, &r);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "recommend");
+        goto done;
+    }
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 4);
+    sr_proto_pack_kv_str(&pk, "model", name);
+    sr_proto_pack_str(&pk, "fallback");
+    r.fallback ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    sr_proto_pack_str(&pk, "items");
+    msgpack_pack_array(&pk, (uint32_t)r.n_items);
+    for (int i = 0; i < r.n_items; i++) {
+        sr_str id = srd_model_track_id(m, r.items[i]);
+        msgpack_pack_map(&pk, 2);
+        sr_proto_pack_str(&pk, "track");
+        msgpack_pack_str(&pk, id.len);
+        msgpack_pack_str_body(&pk, id.ptr, id.len);
+        sr_proto_pack_kv_f64(&pk, "score", (double)r.scores[i]);
+    }
+    uint32_t n_warn = (r.n_unknown < SRD_MODELS_MAX_WARNINGS ? r.n_unknown
+                                                              : SRD_MODELS_MAX_WARNINGS) +
+                      (r.n_unknown > SRD_MODELS_MAX_WARNINGS) + r.fallback;
+    sr_proto_pack_str(&pk, "warnings");
+    msgpack_pack_array(&pk, n_warn);
+    for (uint32_t i = 0; i < r.n_unknown && i < SRD_MODELS_MAX_WARNINGS; i++) {
+        char w[400];
+        sr_str id = ids[r.unknown[i]];
+        snprintf(w, sizeof w, "unknown track id \"%.*s\" (play %u) ignored",
+                 (int)(id.len > 256 ? 256 : id.len), id.ptr, r.unknown[i] + 1);
+        sr_proto_pack_str(&pk, w);
+    }
+    if (r.n_unknown > SRD_MODELS_MAX_WARNINGS) {
+        char w[100];
+        snprintf(w, sizeof w, "%u more unknown track ids ignored",
+                 r.n_unknown - SRD_MODELS_MAX_WARNINGS);
+        sr_proto_pack_str(&pk, w);
+    }
+    if (r.fallback)
+        sr_proto_pack_str(&pk, "no known track in the session: most popular tracks returned");
+done:
+    srd_rec_result_free(&r);
+    srd_model_release(&m);
+    free(ids);
+    free(sk);
+}
+
+/* ---- models -------------------------------------------------------------------------- */
+
+void srd_ops_models(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    char name[SRD_NAME_MAX], err[256];
+    bool one = req->u.models.name.len > 0;
+    if (one) {
+        sr_proto_code code = srd_ops_name(req->u.models.name, name, err, sizeof err);
+        if (code != SR_PROTO_CODE_OK) {
+            srd_ops_reply_error(ops, reply, req->id, code, err);
+            return;
+        }
+    }
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 1);
+    sr_err e = srd_models_pack(ops->models, one ? name : NULL, &pk);
+    if (e != SR_OK)
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "models");
+}
