@@ -776,7 +776,7 @@ size_t ctl_format_progress(char *buf, size_t cap, const sr_mp_doc *doc, uint32_t
     if (ctl_get_u64(doc, job, "epoch", &u))
         CTL_ADD(" epoch %llu", (unsigned long long)u);
     if (ctl_get_f64(doc, job, "loss", &x)) {
-        double rec, nf;
+        double rec = 0.0, nf = 0.0;
         bool has_rec = ctl_get_f64(doc, job, "rec", &rec), has_nf = ctl_get_f64(doc, job, "nf", &nf);
         CTL_ADD(" loss %.4f", x);
         if (has_rec && has_nf)

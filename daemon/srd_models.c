@@ -448,18 +448,43 @@ static void srd_models_pack_one(srd_models *ms, const char *name, msgpack_packer
         sr_ckpt_close(&ck);
         return;
     }
-    static const char *const keys[] = { "kind", "dataset", "metric", "best_metric", "best_step",
-                                        "job" };
+    /* text members as they are; numbers as numbers */
+    static const char *const texts[] = { "kind", "dataset", "metric" };
+    static const char *const reals[] = { "best_metric" };
+    static const char *const counts[] = { "best_step", "job" };
     uint32_t n = 3;
-    for (size_t i = 0; i < SR_COUNTOF(keys); i++)
-        n += sr_kv_find(meta, keys[i], &v);
+    for (size_t i = 0; i < SR_COUNTOF(texts); i++)
+        n += sr_kv_find(meta, texts[i], &v);
+    for (size_t i = 0; i < SR_COUNTOF(reals); i++)
+        n += sr_kv_find(meta, reals[i], &v);
+    for (size_t i = 0; i < SR_COUNTOF(counts); i++)
+        n += sr_kv_find(meta, counts[i], &v);
     msgpack_pack_map(pk, n);
     sr_proto_pack_kv_str(pk, "name", name);
     sr_proto_pack_kv_u64(pk, "created",
                          stat(path, &sb) == 0 ? (uint64_t)sb.st_mtim.tv_sec : (uint64_t)0);
-    for (size_t i = 0; i < SR_COUNTOF(keys); i++)
-        if (sr_kv_find(meta, keys[i], &v))
-            srd_pack_kv_sstr(pk, keys[i], v);
+    for (size_t i = 0; i < SR_COUNTOF(texts); i++)
+        if (sr_kv_find(meta, texts[i], &v))
+            srd_pack_kv_sstr(pk, texts[i], v);
+    for (size_t i = 0; i < SR_COUNTOF(reals); i++) {
+        if (!sr_kv_find(meta, reals[i], &v))
+            continue;
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.*s", (int)(v.len < 63 ? v.len : 63), v.ptr);
+        double d = strtod(buf, NULL);
+        sr_proto_pack_str(pk, reals[i]);
+        if (isfinite(d))
+            msgpack_pack_double(pk, d);
+        else
+            msgpack_pack_nil(pk);
+    }
+    for (size_t i = 0; i < SR_COUNTOF(counts); i++) {
+        if (!sr_kv_find(meta, counts[i], &v))
+            continue;
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.*s", (int)(v.len < 31 ? v.len : 31), v.ptr);
+        sr_proto_pack_kv_u64(pk, counts[i], strtoull(buf, NULL, 10));
+    }
     srd_pack_kv_sstr(pk, "config", config);
     sr_ckpt_close(&ck);
 }
