@@ -15,11 +15,11 @@ WORK=$(mktemp -d /tmp/seqrec-bench.XXXXXX)
 mkdir -p "$WORK/data" "$WORK/state"
 export SEQREC_ENDPOINT="ipc://$WORK/seqrecd.sock"
 CTL="$BUILD/client/seqrecctl"
-"$BUILD/daemon/seqrecd" --data-root "$WORK/data" --state-dir "$WORK/state" --ckpt-every 20 \
+"$BUILD/daemon/seqrecd" --endpoint "$SEQREC_ENDPOINT" --data-root "$WORK/data" --state-dir "$WORK/state" --ckpt-every 20 \
     2>"$WORK/seqrecd.log" &
 DPID=$!
 trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; rm -rf "$WORK"' EXIT
-until "$CTL" --timeout 1 status >/dev/null 2>&1; do sleep 0.2; done
+until "$CTL" --timeout 1 status >/dev/null 2>&1; do kill -0 $DPID || { cat "$WORK/seqrecd.log"; exit 1; }; sleep 0.2; done
 "$CTL" synth --out s.csv --sessions "$SESSIONS" --tracks "$TRACKS" --seed 1 >/dev/null
 "$CTL" ingest s.csv --name big >/dev/null
 "$CTL" --json stats big | python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print("tracks", s["tracks"], "sessions", s["sessions"], "plays", s["interactions"])'

@@ -859,7 +859,7 @@ void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
         return;
     }
     ctl_col cols[] = { { "name", false, 0 },  { "kind", false, 0 },        { "dataset", false, 0 },
-                       { "created", false, 0 }, { "steps", true, 0 },      { "best_metric", true, 0 },
+                       { "created", false, 0 }, { "metric", false, 0 },   { "best_metric", true, 0 },
                        { "best_step", true, 0 } };
     enum { NC = sizeof cols / sizeof cols[0] };
     char *cells = calloc((size_t)count * NC, CTL_CELL);
@@ -876,7 +876,7 @@ void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
         ctl_cell_str(doc, e, "dataset", row + 2 * CTL_CELL);
         if (!ctl_unix_time(sr_mp_map_get(doc, e, "created"), row + 3 * CTL_CELL, CTL_CELL))
             ctl_cell_str(doc, e, "created", row + 3 * CTL_CELL);
-        ctl_cell_str(doc, e, "steps", row + 4 * CTL_CELL);
+        ctl_cell_str(doc, e, "metric", row + 4 * CTL_CELL);
         ctl_cell_num(doc, e, "best_metric", row + 5 * CTL_CELL);
         ctl_cell_str(doc, e, "best_step", row + 6 * CTL_CELL);
         e += doc->nodes[e].span;

@@ -222,9 +222,9 @@ sr_err sr_model_scorer_new(sr_model *m, sr_dnnl_ctx *ctx, int max_queries,
     *out = NULL;
     if (!m || !ctx)
         return sr_errorf(SR_ERR_ARG, "model scorer: NULL %s", m ? "oneDNN context" : "model");
-    if (max_queries < 1)
-        return sr_errorf(SR_ERR_ARG, "model scorer: max_queries = %d, must be >= 1",
-                         max_queries);
+    if (max_queries < 1 || max_queries > sr_model_batch_max(m))
+        return sr_errorf(SR_ERR_ARG, "model scorer: max_queries = %d, must be 1..%d (the "
+                         "model's batch size)", max_queries, sr_model_batch_max(m));
     const sr_model_config *c = sr_model_config_of(m);
     sr_model_scorer *s = calloc(1, sizeof *s);
     if (!s)

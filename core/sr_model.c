@@ -774,6 +774,11 @@ sr_err sr_model_queries(sr_model *m, sr_dnnl_ctx *ctx, const int32_t *tracks,
     return sr_model_head_forward(m, ctx, a->dz, a->u, q, B);
 }
 
+int sr_model_batch_max(const sr_model *m)
+{
+    return m->B_max;
+}
+
 const float *sr_model_output_table(const sr_model *m)
 {
     return m->p.out;

@@ -127,6 +127,8 @@ sr_err sr_model_new(const sr_model_config *cfg, int B_max, sr_model **out);
 void sr_model_free(sr_model **m);
 
 const sr_model_config *sr_model_config_of(const sr_model *m);
+/* B_max given at creation: the most sequences (or queries) one call takes. */
+int sr_model_batch_max(const sr_model *m);
 
 /* Use `s` (borrowed; must outlive the model or be replaced) for drawing
  * negatives and for the log-Q probabilities. NULL restores the uniform one.

@@ -140,8 +140,8 @@ static sr_err write_checkpoint(const char *path, const char *config_text, const 
 }
 
 /* Restore everything write_checkpoint saved; the configuration must match. */
-static sr_err read_checkpoint(const char *path, const char *config_text, sr_model *m, sr_optim *o,
-                              train_state *s)
+static sr_err read_checkpoint(const char *path, const char *config_text, const char *meta,
+                              uint64_t total, sr_model *m, sr_optim *o, train_state *s)
 {
     sr_ckpt *ck = NULL;
     sr_err e = sr_ckpt_open(path, &ck);
@@ -159,6 +159,20 @@ static sr_err read_checkpoint(const char *path, const char *config_text, sr_mode
         e = sr_errorf(SR_ERR_ARG,
                       "checkpoint %s was written with a different configuration; "
                       "remove it to start over", path);
+        goto done;
+    }
+    /* the meta lines name the dataset (and its creation time): a checkpoint
+     * must never continue on other data */
+    sr_str ck_meta;
+    e = sr_ckpt_get_text(ck, "meta", &ck_meta);
+    if (e != SR_OK)
+        goto done;
+    if (!meta)
+        meta = "";
+    if (ck_meta.len != strlen(meta) || memcmp(ck_meta.ptr, meta, ck_meta.len) != 0) {
+        e = sr_errorf(SR_ERR_ARG,
+                      "checkpoint %s was written for other data (its meta lines differ: "
+                      "was the dataset replaced?); remove it to start over", path);
         goto done;
     }
     e = sr_ckpt_get_exact(ck, "params", SR_CKPT_F32, &p, sr_model_param_count(m));
@@ -188,9 +202,12 @@ static sr_err read_checkpoint(const char *path, const char *config_text, sr_mode
     e = sr_ckpt_get(ck, "history", SR_CKPT_F64, &p, &n);
     if (e != SR_OK)
         goto done;
-    if (n != s->u[ST_EVALS] * H_COLS) {
-        e = sr_errorf(SR_ERR_CORRUPT, "checkpoint %s: history has %llu values for %llu validations",
-                      path, (unsigned long long)n, (unsigned long long)s->u[ST_EVALS]);
+    if (n % H_COLS != 0 || n / H_COLS != s->u[ST_EVALS] || s->u[ST_POS_WINDOW] > UINT32_MAX ||
+        s->u[ST_STEP] > total || s->u[ST_BEST_STEP] > s->u[ST_STEP]) {
+        e = sr_errorf(SR_ERR_CORRUPT, "checkpoint %s: inconsistent state (step %llu of %llu, "
+                      "%llu validations, %llu history values)", path,
+                      (unsigned long long)s->u[ST_STEP], (unsigned long long)total,
+                      (unsigned long long)s->u[ST_EVALS], (unsigned long long)n);
         goto done;
     }
     if (n > 0) {
@@ -283,8 +300,12 @@ sr_err sr_train_run(const sr_store *st, const sr_train_config *c_in, const sr_tr
     const uint64_t bpe = sr_batcher_batches_per_epoch(bt);
     const uint64_t total = c.max_steps ? c.max_steps : c.epochs * bpe;
     c.optim.schedule.total_steps = (int64_t)total + 1;
-    if (c.optim.schedule.warmup_steps >= c.optim.schedule.total_steps)
+    if (c.optim.schedule.warmup_steps >= c.optim.schedule.total_steps) {
+        sr_log(SR_LOG_LEVEL_INFO, "warm-up of %lld steps does not fit a run of %llu: using %llu",
+               (long long)c.optim.schedule.warmup_steps, (unsigned long long)total,
+               (unsigned long long)(total / 10));
         c.optim.schedule.warmup_steps = (int64_t)(total / 10);
+    }
     e = sr_train_config_check(&c);
     if (e != SR_OK)
         goto done;
@@ -309,7 +330,7 @@ sr_err sr_train_run(const sr_store *st, const sr_train_config *c_in, const sr_tr
         goto done;
 
     if (file_exists(files->checkpoint)) {
-        e = read_checkpoint(files->checkpoint, config_text, m, o, &s);
+        e = read_checkpoint(files->checkpoint, config_text, files->meta, total, m, o, &s);
         if (e != SR_OK)
             goto done;
         sr_batch_pos pos = { s.u[ST_POS_EPOCH], s.u[ST_POS_CURSOR], (uint32_t)s.u[ST_POS_WINDOW],

@@ -3,6 +3,7 @@
  * `seqrecctl train --set`. The table is the single list of keys; the text
  * form prints every key, so a model file says exactly how it was trained. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "sr_csv.h"
+#include "sr_eval.h"
 #include "sr_train.h"
 
 typedef enum conf_type {
@@ -75,7 +77,7 @@ static const conf_key conf_keys[] = {
     { "lr", CONF_DOUBLE, OFF(optim.schedule.lr_peak), NUM, 1e-9, 10 },
     { "lr_floor", CONF_DOUBLE, OFF(optim.schedule.lr_floor), NUM, 0, 10 },
     { "warmup", CONF_I64, OFF(optim.schedule.warmup_steps), NUM, 0, 1e15 },
-    { "total_steps", CONF_I64, OFF(optim.schedule.total_steps), NUM, 1, 1e15 },
+    { "total_steps", CONF_I64, OFF(optim.schedule.total_steps), NUM, 1, 4e18 },
     { "beta1", CONF_DOUBLE, OFF(optim.beta1), NUM, 0, 0.999999 },
     { "beta2", CONF_DOUBLE, OFF(optim.beta2), NUM, 0, 0.999999999 },
     { "eps", CONF_DOUBLE, OFF(optim.eps), NUM, 1e-30, 1 },
@@ -157,6 +159,14 @@ static sr_err conf_range(const conf_key *k, double v, sr_str value)
     return SR_OK;
 }
 
+static sr_err conf_range_float(const conf_key *k, float v, sr_str value)
+{
+    if (!(v >= (float)k->min && v <= (float)k->max))
+        return sr_errorf(SR_ERR_ARG, "setting %s = %.*s: out of range [%g, %g]", k->name,
+                         (int)value.len, value.ptr, k->min, k->max);
+    return SR_OK;
+}
+
 sr_err sr_train_config_set(sr_train_config *c, const char *key, sr_str value)
 {
     const conf_key *k = conf_find(sr_str_c(key));
@@ -177,8 +187,9 @@ sr_err sr_train_config_set(sr_train_config *c, const char *key, sr_str value)
             memcpy(buf, value.ptr, value.len);
             buf[value.len] = '\0';
             char *end = NULL;
+            errno = 0;
             unsigned long long u = strtoull(buf, &end, 10);
-            if (*end != '\0')
+            if (*end != '\0' || errno == ERANGE)
                 goto bad;
             sr_err e = conf_range(k, (double)u, value);
             if (e != SR_OK)
@@ -208,7 +219,10 @@ sr_err sr_train_config_set(sr_train_config *c, const char *key, sr_str value)
     case CONF_DOUBLE: {
         if (!sr_parse_f64(value, &f) || !isfinite(f))
             goto bad;
-        sr_err e = conf_range(k, f, value);
+        /* a float key is checked as the float it will be stored (and printed) as,
+         * against float-rounded bounds, so text written back always reads back */
+        sr_err e = k->type == CONF_FLOAT ? conf_range_float(k, (float)f, value)
+                                         : conf_range(k, f, value);
         if (e != SR_OK)
             return e;
         if (k->type == CONF_FLOAT) {
@@ -235,6 +249,11 @@ sr_err sr_train_config_set(sr_train_config *c, const char *key, sr_str value)
     case CONF_STR:
         if (value.len == 0 || value.len >= SR_TRAIN_METRIC_MAX)
             goto bad;
+        for (size_t i = 0; i < value.len; i++) /* evaluation keys: [a-z0-9_@] */
+            if (!((value.ptr[i] >= 'a' && value.ptr[i] <= 'z') ||
+                  (value.ptr[i] >= '0' && value.ptr[i] <= '9') || value.ptr[i] == '_' ||
+                  value.ptr[i] == '@'))
+                goto bad;
         memset(field, 0, SR_TRAIN_METRIC_MAX);
         memcpy(field, value.ptr, value.len);
         return SR_OK;
@@ -343,6 +362,19 @@ char *sr_train_config_text(const sr_train_config *c)
     return out;
 }
 
+typedef struct metric_probe {
+    const char *key;
+    bool found;
+} metric_probe;
+
+static void metric_probe_visit(void *ctx, const char *key, double value, bool is_count)
+{
+    (void)value;
+    metric_probe *p = ctx;
+    if (!is_count && strcmp(key, p->key) == 0)
+        p->found = true;
+}
+
 sr_err sr_train_config_check(const sr_train_config *c)
 {
     sr_err e = sr_model_config_check(&c->model);
@@ -365,5 +397,13 @@ sr_err sr_train_config_check(const sr_train_config *c)
         return sr_errorf(SR_ERR_ARG, "sampler %d unknown", (int)c->sampler);
     if (memchr(c->metric, '\0', sizeof c->metric) == NULL || c->metric[0] == '\0')
         return sr_errorf(SR_ERR_ARG, "metric: empty");
+    /* the metric must be an evaluation key (known before the first validation) */
+    sr_eval_result r;
+    memset(&r, 0, sizeof r);
+    metric_probe p = { c->metric, false };
+    sr_eval_visit(&r, metric_probe_visit, &p);
+    if (!p.found)
+        return sr_errorf(SR_ERR_ARG, "metric \"%s\" is not an evaluation key "
+                         "(e.g. ndcg@10, hr@10, mrr@10)", c->metric);
     return SR_OK;
 }

@@ -57,6 +57,7 @@ typedef struct srd_job {
     char message[512];
     int64_t created;         /* unix seconds */
     bool cancel;             /* the user asked to cancel */
+    int attempts;            /* starts since the last clean stop (see srd_jobs.h) */
     /* progress of a running job */
     bool has_progress;
     char phase[16];
@@ -91,9 +92,10 @@ static sr_err srd_job_persist(const srd_jobs *j, const srd_job *job)
     char text[1024], path[PATH_MAX + 32];
     snprintf(text, sizeof text,
              "id = %" PRIu64 "\nkind = %s\ndataset = %s\nmodel = %s\nstate = %s\n"
-             "created = %lld\nmessage = %s\n",
+             "created = %lld\nattempts = %d\nmessage = %s\n",
              job->id, srd_job_kind_name(job->kind), job->dataset, job->model,
-             srd_job_state_name(job->state), (long long)job->created, job->message);
+             srd_job_state_name(job->state), (long long)job->created, job->attempts,
+             job->message);
     /* one line per value: a message never spans lines */
     for (char *nl = strstr(text, "message = "); nl && *nl; nl++)
         if (*nl == '\n' && nl[1] != '\0')
@@ -189,7 +191,17 @@ static void srd_jobs_load_one(srd_jobs *j, const char *path)
     if (srd_kv(text, "created", v, sizeof v))
         job->created = strtoll(v, NULL, 10);
     srd_kv(text, "message", job->message, sizeof job->message);
-    if (job->state == SRD_JOB_RUNNING || job->state == SRD_JOB_QUEUED) {
+    if (srd_kv(text, "attempts", v, sizeof v))
+        job->attempts = atoi(v);
+    if (job->state == SRD_JOB_RUNNING && job->attempts >= SRD_JOBS_MAX_ATTEMPTS) {
+        job->state = SRD_JOB_FAILED;
+        snprintf(job->message, sizeof job->message,
+                 "the daemon stopped without a clean shutdown %d times while this job ran "
+                 "(killed, crashed or out of memory?); not resumed again - its checkpoint is "
+                 "kept", job->attempts);
+        srd_warn("job %" PRIu64 ": %s", job->id, job->message);
+        srd_job_persist(j, job);
+    } else if (job->state == SRD_JOB_RUNNING || job->state == SRD_JOB_QUEUED) {
         job->state = SRD_JOB_QUEUED;
         srd_info("job %" PRIu64 " (%s on %s) queued again: it resumes from its checkpoint",
                  job->id, job->model, job->dataset);
@@ -387,6 +399,7 @@ static void *srd_jobs_runner(void *arg)
         job->state = SRD_JOB_RUNNING;
         job->has_progress = false;
         job->message[0] = '\0';
+        job->attempts++;
         srd_job_persist(j, job);
         pthread_mutex_unlock(&j->lock);
 
@@ -401,6 +414,15 @@ static void *srd_jobs_runner(void *arg)
         if (e == SR_OK) {
             job->state = SRD_JOB_DONE;
             srd_info("job %" PRIu64 " done: %s", job->id, job->message);
+            if (srd_job_persist(j, job) == SR_OK) {
+                /* the model file is the result; the checkpoint (3x its size) goes */
+                char ckpt[PATH_MAX + 32];
+                srd_job_path(j, job->id, "ckpt", ckpt, sizeof ckpt);
+                if (unlink(ckpt) != 0 && errno != ENOENT)
+                    srd_warn("job %" PRIu64 ": cannot remove %s: %s", job->id, ckpt,
+                             strerror(errno));
+            }
+            continue;
         } else if (e == SR_ERR_CANCELLED && job->cancel) {
             job->state = SRD_JOB_CANCELLED;
             snprintf(job->message, sizeof job->message, "cancelled: %s", why);
@@ -409,6 +431,7 @@ static void *srd_jobs_runner(void *arg)
             /* daemon stopping: stays resumable on disk */
             snprintf(job->message, sizeof job->message, "interrupted by shutdown; resumes on "
                      "the next start");
+            job->attempts = 0; /* a clean stop */
             srd_info("job %" PRIu64 " checkpointed for the next start", job->id);
             srd_job_persist(j, job); /* still "running" on disk */
             continue;
@@ -487,6 +510,17 @@ static bool srd_jobs_model_busy_locked(const srd_jobs *j, const char *name)
     return false;
 }
 
+bool srd_jobs_dataset_busy(srd_jobs *j, const char *name)
+{
+    bool busy = false;
+    pthread_mutex_lock(&j->lock);
+    for (size_t i = 0; i < j->n && !busy; i++)
+        busy = (j->jobs[i]->state == SRD_JOB_QUEUED || j->jobs[i]->state == SRD_JOB_RUNNING) &&
+               strcmp(j->jobs[i]->dataset, name) == 0;
+    pthread_mutex_unlock(&j->lock);
+    return busy;
+}
+
 bool srd_jobs_model_busy(srd_jobs *j, const char *name)
 {
     pthread_mutex_lock(&j->lock);
@@ -516,6 +550,11 @@ sr_err srd_jobs_submit(srd_jobs *j, srd_job_kind kind, const char *dataset, cons
         e = sr_errorf(SR_ERR_EXISTS, "model %s already exists or is being trained", model);
     } else {
         job->id = j->next_id;
+        /* a checkpoint left by a job whose .job file was removed by hand must
+         * not be taken for this job's */
+        char stale[PATH_MAX + 32];
+        srd_job_path(j, job->id, "ckpt", stale, sizeof stale);
+        unlink(stale);
         e = srd_jobs_add(j, job);
         if (e == SR_OK) {
             e = srd_job_persist(j, job);

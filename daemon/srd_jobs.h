@@ -16,7 +16,13 @@
  *
  * Stopping (daemon shutdown): running jobs checkpoint and stay "running" on
  * disk, so the next start resumes them; `cancel` instead marks a job
- * cancelled for good (its checkpoint is kept for inspection).
+ * cancelled for good (its checkpoint is kept for inspection). A finished
+ * job's checkpoint is removed (the model file is the result).
+ * A job that was running when the daemon died (killed, crashed, out of
+ * memory) counts an attempt; after SRD_JOBS_MAX_ATTEMPTS such starts in a
+ * row it is marked failed instead of resumed, so a job that kills the daemon
+ * cannot crash-loop it under systemd's Restart=. A clean shutdown resets
+ * the count.
  * Thread safety: every function may be called from any thread.
  */
 #ifndef SRD_JOBS_H
@@ -30,6 +36,8 @@
 #include "sr_common.h"
 
 struct srd_ops;
+
+#define SRD_JOBS_MAX_ATTEMPTS 3
 
 typedef enum srd_job_state {
     SRD_JOB_QUEUED = 0,
@@ -74,6 +82,9 @@ sr_err srd_jobs_cancel(srd_jobs *j, uint64_t id, srd_job_state *state);
  * id != 0; SR_ERR_NOTFOUND, nothing packed, when it does not exist). The
  * caller has begun a result map of 1 entry. */
 sr_err srd_jobs_pack(srd_jobs *j, uint64_t id, msgpack_packer *pk);
+
+/* Whether a queued or running job trains on dataset `name`. */
+bool srd_jobs_dataset_busy(srd_jobs *j, const char *name);
 
 /* Whether an unfinished job will write model `name`. */
 bool srd_jobs_model_busy(srd_jobs *j, const char *name);

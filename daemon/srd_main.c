@@ -181,7 +181,8 @@ int main(int argc, char **argv)
         goto done;
     }
     ops_ready = true;
-    if (srd_server_new(&cfg, &ops, srd_wake_pipe[0], &srv) != SR_OK) {
+    if (srd_server_new(&cfg, &ops, srd_wake_pipe[0], &srv) != SR_OK ||
+        srd_ops_start_jobs(&ops) != SR_OK) {
         srd_error("%s", sr_errmsg());
         goto done;
     }

@@ -31,9 +31,14 @@ struct srd_model {
     char name[SR_PROTO_MAX_NAME_LEN + 1];
     char kind[16];
     char dataset[SR_PROTO_MAX_NAME_LEN + 1];
-    dev_t dev;
+    char path[PATH_MAX + 80];   /* the model file */
+    dev_t dev;                  /* identity of the model file when loaded */
     ino_t ino;
     struct timespec mtime;
+    char store_path[PATH_MAX + 80];
+    dev_t store_dev;            /* ... and of its dataset's store */
+    ino_t store_ino;
+    struct timespec store_mtime;
     /* neural */
     sr_model *nn;
     sr_dnnl_ctx *ctx;
@@ -152,8 +157,15 @@ static sr_err srd_model_open_dataset(srd_models *ms, srd_model *m, sr_str meta)
         !srd_kv_copy(meta, "dataset_created", created, sizeof created) ||
         !srd_kv_copy(meta, "dataset_tracks", tracks, sizeof tracks))
         return sr_errorf(SR_ERR_FORMAT, "model %s: meta names no dataset", m->name);
-    char path[PATH_MAX + 80];
-    snprintf(path, sizeof path, "%s/%s.store", ms->ops->datasets_dir, m->dataset);
+    char *path = m->store_path;
+    snprintf(m->store_path, sizeof m->store_path, "%s/%s.store", ms->ops->datasets_dir,
+             m->dataset);
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        m->store_dev = sb.st_dev;
+        m->store_ino = sb.st_ino;
+        m->store_mtime = sb.st_mtim;
+    }
     sr_err e = sr_store_open(path, &m->store);
     if (e == SR_ERR_NOTFOUND)
         return sr_errorf(SR_ERR_NOTFOUND, "model %s: its dataset %s no longer exists", m->name,
@@ -179,11 +191,11 @@ static sr_err srd_model_open_dataset(srd_models *ms, srd_model *m, sr_str meta)
 static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat *sb,
                              srd_model **out)
 {
-    char path[PATH_MAX + 80];
-    srd_models_path(ms, name, path, sizeof path);
     srd_model *m = calloc(1, sizeof *m);
     if (!m)
         return sr_errorf(SR_ERR_NOMEM, "model %s", name);
+    char *path = m->path;
+    srd_models_path(ms, name, m->path, sizeof m->path);
     atomic_init(&m->refs, 1);
     pthread_mutex_init(&m->lock, NULL);
     snprintf(m->name, sizeof m->name, "%s", name);
@@ -226,6 +238,46 @@ static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat
     return SR_OK;
 }
 
+static bool srd_same_file(const struct stat *sb, dev_t dev, ino_t ino, struct timespec mtime)
+{
+    return sb->st_dev == dev && sb->st_ino == ino && sb->st_mtim.tv_sec == mtime.tv_sec &&
+           sb->st_mtim.tv_nsec == mtime.tv_nsec;
+}
+
+/* Whether a loaded model still matches its files: the model file (sb) and
+ * the dataset's store (a re-ingest with --replace changes its track ids). */
+static bool srd_model_current(const srd_model *m, const struct stat *sb)
+{
+    struct stat ss;
+    return srd_same_file(sb, m->dev, m->ino, m->mtime) && stat(m->store_path, &ss) == 0 &&
+           srd_same_file(&ss, m->store_dev, m->store_ino, m->store_mtime);
+}
+
+/* The cached, current model of that name (referenced), or NULL; stale
+ * entries of the name are dropped. */
+static srd_model *srd_models_cached(srd_models *ms, const char *name, const struct stat *sb)
+{
+    srd_model *found = NULL;
+    pthread_mutex_lock(&ms->lock);
+    for (size_t i = 0; i < ms->n;) {
+        srd_model *m = ms->cache[i];
+        if (strcmp(m->name, name) != 0) {
+            i++;
+        } else if (!found && srd_model_current(m, sb)) {
+            atomic_fetch_add(&m->refs, 1);
+            found = m;
+            i++;
+        } else {
+            /* replaced on disk (a better model was published, or the dataset
+             * re-ingested): users holding it finish with the old one */
+            srd_model_release(&ms->cache[i]);
+            ms->cache[i] = ms->cache[--ms->n];
+        }
+    }
+    pthread_mutex_unlock(&ms->lock);
+    return found;
+}
+
 sr_err srd_models_get(srd_models *ms, const char *name, srd_model **out)
 {
     if (!srd_models_name_ok(name))
@@ -235,31 +287,26 @@ sr_err srd_models_get(srd_models *ms, const char *name, srd_model **out)
     struct stat sb;
     if (stat(path, &sb) != 0)
         return sr_errorf(SR_ERR_NOTFOUND, "no model %s", name);
-    pthread_mutex_lock(&ms->lock);
-    for (size_t i = 0; i < ms->n; i++) {
-        srd_model *m = ms->cache[i];
-        if (strcmp(m->name, name) != 0)
-            continue;
-        if (m->dev == sb.st_dev && m->ino == sb.st_ino && m->mtime.tv_sec == sb.st_mtim.tv_sec &&
-            m->mtime.tv_nsec == sb.st_mtim.tv_nsec) {
-            atomic_fetch_add(&m->refs, 1);
-            *out = m;
-            pthread_mutex_unlock(&ms->lock);
-            return SR_OK;
-        }
-        /* replaced on disk (a better checkpoint was published): drop ours */
-        srd_model_release(&ms->cache[i]);
-        ms->cache[i] = ms->cache[--ms->n];
-        break;
+    srd_model *m = srd_models_cached(ms, name, &sb);
+    if (m) {
+        *out = m;
+        return SR_OK;
     }
-    pthread_mutex_unlock(&ms->lock);
-
     /* load outside the lock: it can take a while */
-    srd_model *m = NULL;
     sr_err e = srd_model_load(ms, name, &sb, &m);
     if (e != SR_OK)
         return e;
     pthread_mutex_lock(&ms->lock);
+    /* another request may have loaded the same file meanwhile: keep one */
+    for (size_t i = 0; i < ms->n; i++) {
+        if (strcmp(ms->cache[i]->name, name) == 0 && srd_model_current(ms->cache[i], &sb)) {
+            atomic_fetch_add(&ms->cache[i]->refs, 1);
+            *out = ms->cache[i];
+            pthread_mutex_unlock(&ms->lock);
+            srd_model_release(&m);
+            return SR_OK;
+        }
+    }
     if (ms->n == ms->cap) {
         size_t cap = ms->cap ? 2 * ms->cap : 8;
         srd_model **c = realloc(ms->cache, cap * sizeof *c);
@@ -394,15 +441,25 @@ sr_err srd_model_evaluate(srd_models *ms, srd_model *m, const char *dataset,
     }
     sr_eval_config ec = *c;
     if (m->nn) {
+        /* a private copy from the file: a long evaluation must not hold the
+         * shared model's lock, which every recommend on it waits for */
         if (ec.batch > SRD_MODELS_SCORE_BATCH)
             ec.batch = SRD_MODELS_SCORE_BATCH;
+        sr_model *own = NULL;
+        sr_dnnl_ctx *ctx = NULL;
         sr_model_scorer *sc = NULL;
-        pthread_mutex_lock(&m->lock);
-        e = sr_model_scorer_new(m->nn, m->ctx, ec.batch, &sc);
+        e = sr_train_load_model(m->path, ec.batch, &own, NULL, NULL);
+        if (e == SR_OK && sr_model_config_of(own)->I != sr_model_config_of(m->nn)->I)
+            e = sr_errorf(SR_ERR_ARG, "model %s changed while it was evaluated; retry", m->name);
+        if (e == SR_OK)
+            e = sr_dnnl_ctx_new(16, &ctx);
+        if (e == SR_OK)
+            e = sr_model_scorer_new(own, ctx, ec.batch, &sc);
         if (e == SR_OK)
             e = sr_eval_run(st, sr_model_scorer_get(sc), &ec, progress, ud, out);
-        pthread_mutex_unlock(&m->lock);
         sr_model_scorer_free(&sc);
+        sr_dnnl_ctx_free(&ctx);
+        sr_model_free(&own);
     } else {
         sr_baseline_scorer *sc = NULL;
         e = sr_baseline_scorer_new(m->base, ec.batch, &sc);

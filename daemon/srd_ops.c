@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -488,6 +490,12 @@ static void srd_ops_ingest(srd_ops *ops, const sr_proto_request *req, msgpack_sb
         snprintf(err, sizeof err, "dataset '%s' exists (send replace to overwrite it)", name);
         goto fail;
     }
+    if (r->replace && ops->jobs && srd_jobs_dataset_busy(ops->jobs, name)) {
+        code = SR_PROTO_CODE_CONFLICT;
+        snprintf(err, sizeof err, "dataset '%s' is used by a queued or running training job "
+                 "(cancel it first)", name);
+        goto fail;
+    }
 
     /* Directories expand to their log files: confine those too (a symlink
      * inside the root may point out of it). */
@@ -785,6 +793,7 @@ sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg)
 {
     memset(ops, 0, sizeof *ops);
     ops->cfg = cfg;
+    ops->lock_fd = -1;
     clock_gettime(CLOCK_MONOTONIC, &ops->started);
     sr_mp_limits_default(&ops->limits);
     atomic_init(&ops->requests, 0);
@@ -816,11 +825,22 @@ sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg)
         (e = srd_ops_mkdir(ops->tmp_dir)) != SR_OK || (e = srd_ops_mkdir(jobs_dir)) != SR_OK ||
         (e = srd_ops_mkdir(models_dir)) != SR_OK)
         return e;
+    /* one daemon per state directory: two would run the same jobs at once */
+    char lock_path[PATH_MAX + 8];
+    snprintf(lock_path, sizeof lock_path, "%s/lock", ops->state_dir);
+    ops->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (ops->lock_fd < 0)
+        return sr_errorf(SR_ERR_IO, "open %s: %s", lock_path, strerror(errno));
+    if (flock(ops->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return sr_errorf(SR_ERR_EXISTS, "state dir %s is in use by another seqrecd (%s)",
+                         ops->state_dir, strerror(errno));
     srd_ops_clean_tmp(ops->tmp_dir);
-    e = srd_models_new(ops, &ops->models);
-    if (e == SR_OK)
-        e = srd_jobs_new(ops, &ops->jobs);
-    return e;
+    return srd_models_new(ops, &ops->models);
+}
+
+sr_err srd_ops_start_jobs(srd_ops *ops)
+{
+    return srd_jobs_new(ops, &ops->jobs);
 }
 
 void srd_ops_destroy(srd_ops *ops)
@@ -830,6 +850,9 @@ void srd_ops_destroy(srd_ops *ops)
     atomic_store(&ops->stopping, true);
     srd_jobs_free(&ops->jobs);
     srd_models_free(&ops->models);
+    if (ops->lock_fd >= 0)
+        close(ops->lock_fd); /* releases the flock */
+    ops->lock_fd = -1;
     for (int i = 0; i < SRD_OPS_MAX_BUSY; i++) {
         free(ops->busy[i]);
         ops->busy[i] = NULL;

@@ -37,11 +37,16 @@ typedef struct srd_ops {
     char *busy[SRD_OPS_MAX_BUSY];
     struct srd_jobs *jobs;       /* training jobs (srd_jobs.h) */
     struct srd_models *models;   /* trained models (srd_models.h) */
+    int lock_fd;                 /* flock on <state_dir>/lock: one daemon per state dir */
 } srd_ops;
 
-/* Resolve and create the directories (state_dir, datasets/, tmp/; tmp/ is
- * emptied, as only this daemon writes there). */
+/* Resolve and create the directories (state_dir, datasets/, tmp/, jobs/,
+ * models/; tmp/ is emptied, as only this daemon writes there) and lock the
+ * state directory (SR_ERR_EXISTS when another seqrecd holds it). */
 sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg);
+/* Load the jobs of the state directory and start the job runners (unfinished
+ * jobs resume). Called once the endpoint is bound. */
+sr_err srd_ops_start_jobs(srd_ops *ops);
 void srd_ops_destroy(srd_ops *ops);
 
 /* Count one received request. */

@@ -54,9 +54,14 @@ static sr_err srd_train_config(srd_ops *ops, const sr_proto_train *t, srd_job_ki
         if (e != SR_OK)
             return e;
     }
-    /* checked with a stand-in catalogue size; the job sets the real one */
+    sr_model_kind want = kind == SRD_JOB_BERT4REC ? SR_MODEL_KIND_BERT4REC : SR_MODEL_KIND_SASREC;
+    if (c.model.kind != want)
+        return sr_errorf(SR_ERR_ARG, "setting kind contradicts --model %s",
+                         srd_job_kind_name(kind));
+    /* checked with a stand-in catalogue size and run length; the job sets both */
     sr_train_config probe = c;
     probe.model.I = 2;
+    probe.optim.schedule.total_steps = probe.optim.schedule.warmup_steps + 1;
     e = sr_train_config_check(&probe);
     if (e != SR_OK)
         return e;

@@ -4,6 +4,7 @@
  * ends with the same model, bit for bit, as an uninterrupted run. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -276,6 +277,31 @@ static void test_train_kill_resume_evaluate_recommend(void **state)
     /* a second model of an existing name is a conflict (exit 1) */
     assert_int_equal(tt_ctl(out, sizeof out, "train", "d", "--model", "pop", "--name", "p",
                             (char *)NULL), 1);
+
+    /* a second daemon on the same state directory refuses to start */
+    pid_t two = fork();
+    assert_true(two >= 0);
+    if (two == 0) {
+        char ep[400];
+        snprintf(ep, sizeof ep, "%s2", tt.endpoint);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDERR_FILENO);
+        execl(SR_BUILD_DIR "/daemon/seqrecd", "seqrecd", "--endpoint", ep, "--data-root",
+              tt.data, "--state-dir", tt.state, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(two, &st, 0), two);
+    assert_true(WIFEXITED(st));
+    assert_int_not_equal(WEXITSTATUS(st), 0);
+
+    /* a model whose dataset was re-ingested is refused, not served with the
+     * new track ids (even though it was loaded and cached before) */
+    assert_int_equal(tt_ctl(out, sizeof out, "ingest", "s.csv", "--name", "d", "--replace",
+                            (char *)NULL), 0);
+    assert_int_equal(tt_ctl(out, sizeof out, "recommend", "a", "--session", "x", (char *)NULL),
+                     1);
 }
 
 int main(void)

@@ -118,6 +118,24 @@ static void test_config_text_round_trip(void **state)
     free(text2);
 }
 
+/* Float keys at the edge of their range survive the text round trip (the
+ * value is range-checked as the float it is stored and printed as). */
+static void test_config_float_bounds_round_trip(void **state)
+{
+    (void)state;
+    sr_train_config c = tiny_config();
+    assert_int_equal(sr_train_config_set(&c, "tau", sr_str_c("1e-6")), SR_OK);
+    assert_int_equal(sr_train_config_set(&c, "dropout", sr_str_c("0.99")), SR_OK);
+    assert_int_equal(sr_train_config_set(&c, "init_std", sr_str_c("1e-6")), SR_OK);
+    char *text = sr_train_config_text(&c);
+    assert_non_null(text);
+    sr_train_config d = tiny_config();
+    assert_int_equal(sr_train_config_apply_text(&d, sr_str_c(text)), SR_OK);
+    assert_true(d.model.tau == c.model.tau && d.model.dropout == c.model.dropout &&
+                d.model.init_std == c.model.init_std);
+    free(text);
+}
+
 static void test_config_rejects_bad_settings(void **state)
 {
     (void)state;
@@ -132,7 +150,15 @@ static void test_config_rejects_bad_settings(void **state)
     assert_int_equal(sr_train_config_set(&c, "epochs", sr_str_c("-3")), SR_ERR_ARG);
     assert_int_equal(sr_train_config_set(&c, "lr", sr_str_c("nan")), SR_ERR_ARG);
     assert_int_equal(sr_train_config_set_line(&c, sr_str_c("lambda")), SR_ERR_ARG);
+    assert_int_equal(sr_train_config_set(&c, "metric", sr_str_c("ndcg@10\nlr = 9")), SR_ERR_ARG);
+    assert_int_equal(sr_train_config_set(&c, "seed", sr_str_c("18446744073709551616")), SR_ERR_ARG);
     assert_memory_equal(&c, &before, sizeof c);
+    /* a metric that is no evaluation key is refused before any training */
+    sr_train_config m = c;
+    m.model.I = 10;
+    assert_int_equal(sr_train_config_set(&m, "metric", sr_str_c("bogus@10")), SR_OK);
+    assert_int_equal(sr_train_config_check(&m), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "bogus@10"));
     sr_train_config p;
     assert_int_equal(sr_train_config_preset(SR_MODEL_KIND_SASREC, "huge", &p), SR_ERR_ARG);
 }
@@ -291,6 +317,10 @@ static void test_resume_is_bit_identical(void **state)
     other.model.lambda = 0.5f;
     assert_int_equal(sr_train_run(st, &other, &fb, NULL, NULL, &rb), SR_ERR_ARG);
     assert_non_null(strstr(sr_errmsg(), "different configuration"));
+    /* ... and so is one written for other data (the meta lines name the dataset) */
+    sr_train_files fd = { ck2, m2, "dataset = other\n" };
+    assert_int_equal(sr_train_run(st, &c, &fd, NULL, NULL, &rb), SR_ERR_ARG);
+    assert_non_null(strstr(sr_errmsg(), "other data"));
     sr_store_close(&st);
 }
 
@@ -327,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_text_round_trip),
         cmocka_unit_test(test_config_rejects_bad_settings),
+        cmocka_unit_test(test_config_float_bounds_round_trip),
         SR_TEST_IN_DIR(test_learns_planted_cycle),
         SR_TEST_IN_DIR(test_resume_is_bit_identical),
         SR_TEST_IN_DIR(test_early_stopping_keeps_first_best),
