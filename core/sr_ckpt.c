@@ -219,23 +219,6 @@ static sr_err sr_ckpt_write_all(int fd, const char *path, const void *p, uint64_
     return SR_OK;
 }
 
-/* fsync the directory holding `path`, so the rename itself is durable. */
-static sr_err sr_ckpt_sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return sr_errorf(SR_ERR_NOMEM, "out of memory");
-    sr_err err = SR_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        err = sr_errorf(SR_ERR_IO, "fsync directory %s: %s", dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return err;
-}
-
 sr_err sr_ckpt_writer_write(sr_ckpt_writer *w, const char *path)
 {
     static const uint8_t zeros[SR_CKPT_ALIGN];
@@ -320,7 +303,7 @@ sr_err sr_ckpt_writer_write(sr_ckpt_writer *w, const char *path)
     /* The file is complete and in place; a failed directory fsync only
      * weakens durability against a power cut, so it is a warning rather
      * than a failure that would contradict the file now at path. */
-    if (sr_ckpt_sync_dir(path) != SR_OK)
+    if (sr_fsync_dir_of(path) != SR_OK)
         sr_log(SR_LOG_LEVEL_WARN, "%s", sr_errmsg());
 done:
     if (fd >= 0)

@@ -138,3 +138,19 @@ bool sr_kv_find(sr_str text, const char *key, sr_str *value)
     }
     return false;
 }
+
+sr_err sr_fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return sr_errorf(SR_ERR_NOMEM, "out of memory");
+    sr_err err = SR_OK;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        err = sr_errorf(SR_ERR_IO, "fsync directory %s: %s", dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return err;
+}

@@ -107,6 +107,10 @@ void sr_assert_fail(const char *expr, const char *file, int line)
  * -1 with errno set. read_write adds read access. */
 int sr_tmpfile_create(const char *path, bool read_write);
 
+/* fsync the directory holding `path`, so a rename into it is durable
+ * (the last step of every atomic write). SR_ERR_IO naming the directory. */
+sr_err sr_fsync_dir_of(const char *path);
+
 /* Progress callback for long jobs: done / total units (total 0 = unknown).
  * Return false to ask the job to stop (it then fails with SR_ERR_CANCELLED). */
 typedef bool (*sr_progress_fn)(void *ud, const char *phase, uint64_t done, uint64_t total);

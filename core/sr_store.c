@@ -1052,23 +1052,6 @@ static sr_err sr_store_check_finish_args(const sr_store_writer *w, uint32_t n_tr
     return SR_OK;
 }
 
-/* fsync the directory holding `path`, so the rename itself is durable. */
-static sr_err sr_store_sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return sr_errorf(SR_ERR_NOMEM, "out of memory");
-    sr_err err = SR_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        err = sr_errorf(SR_ERR_IO, "fsync directory %s: %s", dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return err;
-}
-
 /* Feed file bytes [from, to) of the output to the payload checksum and,
  * when `in_section`, to the section's. Maps the file a window at a time: the
  * pages were just written and are still cached, so this reads memory, and
@@ -1279,7 +1262,7 @@ sr_err sr_store_writer_finish(sr_store_writer **wp, uint32_t n_tracks, const sr_
     /* The store is complete and in place; a failed directory fsync only
      * weakens durability against a power cut, so it is a warning, not a
      * failure that would contradict the file now at path. */
-    if (sr_store_sync_dir(w->path) != SR_OK)
+    if (sr_fsync_dir_of(w->path) != SR_OK)
         sr_log(SR_LOG_LEVEL_WARN, "%s", sr_errmsg());
 done:
     if (o.fd >= 0)

@@ -3,6 +3,7 @@
  * max_rules limits, the popularity tie-break, save / load, the scorer view,
  * and the evaluator on a baseline by hand. */
 #include "sr_test.h"
+#include "sr_test_store.h"
 
 #include "sr_baseline.h"
 #include "sr_ckpt.h"
@@ -13,52 +14,8 @@
 
 /* ---- stores ------------------------------------------------------------------ */
 
-typedef struct test_store {
-    int n;
-    uint8_t split[64];
-    uint32_t len[64];
-    int32_t track[512];
-    uint8_t fb[512];
-    int32_t I;
-    uint32_t plays[64];
-} test_store;
-
-static sr_store *open_store(const test_store *ts, const char *name)
-{
-    const char *path = sr_test_path(name);
-    sr_store_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.split = SR_SPLIT_KIND_LEAVE_LAST;
-    snprintf(meta.name, sizeof meta.name, "baseline-test");
-    sr_store_writer *w = NULL;
-    assert_int_equal(sr_store_writer_open(path, &meta, &w), SR_OK);
-    static uint16_t pos[512];
-    static int64_t tm[512];
-    static uint32_t ctx[512];
-    uint64_t off = 0;
-    for (int s = 0; s < ts->n; s++) {
-        if (sr_store_writer_add(w, ts->split[s], s, ts->len[s], ts->track + off, ts->fb + off, pos,
-                                tm, ctx) != SR_OK)
-            fail_msg("writer_add: %s", sr_errmsg());
-        off += ts->len[s];
-    }
-    char idbuf[64][16];
-    sr_str ids[64];
-    uint32_t skips[64] = { 0 };
-    for (int i = 0; i < ts->I; i++) {
-        snprintf(idbuf[i], sizeof idbuf[i], "t%d", i);
-        ids[i] = sr_str_c(idbuf[i]);
-    }
-    if (sr_store_writer_finish(&w, (uint32_t)ts->I, ids, ts->plays, skips, NULL) != SR_OK)
-        fail_msg("writer_finish: %s", sr_errmsg());
-    sr_store *st = NULL;
-    if (sr_store_open(path, &st) != SR_OK)
-        fail_msg("store_open: %s", sr_errmsg());
-    return st;
-}
-
 /* Sessions given as -2-terminated lists. */
-static void build(test_store *ts, int32_t I, const uint8_t *split, const int32_t *flat)
+static void build(sr_test_store *ts, int32_t I, const uint8_t *split, const int32_t *flat)
 {
     memset(ts, 0, sizeof *ts);
     ts->I = I;
@@ -94,11 +51,11 @@ static const uint32_t hand_plays[5] = { 1, 4, 3, 0, 0 };
 
 static sr_store *hand_store(const char *name)
 {
-    test_store ts;
+    sr_test_store ts;
     build(&ts, 5, hand_split, hand_flat);
     memcpy(ts.plays, hand_plays, sizeof hand_plays);
     ts.fb[4] = SR_FB_SKIPPED; /* s0's x5, its validation target */
-    return open_store(&ts, name);
+    return sr_test_store_open(&ts, name);
 }
 
 static sr_baseline *fit(const sr_store *st, sr_baseline_kind kind, int window, int max_rules)
@@ -220,11 +177,11 @@ static void test_max_rules_ties_and_popularity_tie_break(void **state)
     const uint8_t split[9] = { 0 }; /* SR_SPLIT_TRAIN */
     const int32_t flat[] = { 0, 3, -2, 0, 4, -2, 0, 2, -2, 0, 1, -2, 0, 4, -2, 5, 0, -2,
                              3, 5, -2, 3, 5, -2, 2, 5, -2, -3 };
-    test_store ts;
+    sr_test_store ts;
     build(&ts, 6, split, flat);
     const uint32_t plays[6] = { 6, 1, 2, 3, 2, 4 };
     memcpy(ts.plays, plays, sizeof plays);
-    sr_store *st = open_store(&ts, "ties.srs");
+    sr_store *st = sr_test_store_open(&ts, "ties.srs");
     const int32_t last0[1] = { 0 };
     float s[6];
     int32_t top[6];
@@ -290,9 +247,9 @@ static void test_fit_errors_progress_and_cancel(void **state)
     /* only test sessions: nothing to train on */
     const uint8_t split[2] = { SR_SPLIT_TEST, SR_SPLIT_VALID };
     const int32_t flat[] = { 0, 1, 2, -2, 1, 1, -2, -3 };
-    test_store ts;
+    sr_test_store ts;
     build(&ts, 3, split, flat);
-    st = open_store(&ts, "none.srs");
+    st = sr_test_store_open(&ts, "none.srs");
     assert_int_equal(sr_baseline_fit(st, &c, NULL, NULL, &b), SR_ERR_EMPTY);
     assert_null(b);
     sr_store_close(&st);
@@ -301,7 +258,7 @@ static void test_fit_errors_progress_and_cancel(void **state)
 /* A random store for the scorer and save / load checks. */
 static sr_store *random_store(const char *name, int32_t I, uint64_t seed)
 {
-    test_store ts;
+    sr_test_store ts;
     memset(&ts, 0, sizeof ts);
     ts.I = I;
     ts.n = 30;
@@ -316,7 +273,7 @@ static sr_store *random_store(const char *name, int32_t I, uint64_t seed)
     }
     for (int i = 0; i < I; i++)
         ts.plays[i] = (uint32_t)sr_rng_below(&r, 50);
-    return open_store(&ts, name);
+    return sr_test_store_open(&ts, name);
 }
 
 static void save(const sr_baseline *b, const char *path)

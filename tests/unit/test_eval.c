@@ -12,6 +12,7 @@
  * every input track and skip flag in order, so a wrong input, a dropped
  * unseen play kept, or a wrong skip flag changes the scores. */
 #include "sr_test.h"
+#include "sr_test_store.h"
 
 #include <omp.h>
 
@@ -24,55 +25,10 @@
 
 /* ---- stores ------------------------------------------------------------------ */
 
-typedef struct test_store {
-    sr_split_kind kind;
-    int n;             /* sessions */
-    uint8_t split[64];
-    uint32_t len[64];
-    int32_t track[512];
-    uint8_t fb[512];
-    int32_t I;
-    uint32_t plays[64];
-} test_store;
-
-static sr_store *open_store(const test_store *ts, const char *name)
-{
-    const char *path = sr_test_path(name);
-    sr_store_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.split = ts->kind;
-    snprintf(meta.name, sizeof meta.name, "eval-test");
-    sr_store_writer *w = NULL;
-    assert_int_equal(sr_store_writer_open(path, &meta, &w), SR_OK);
-    uint64_t off = 0;
-    static uint16_t pos[512];
-    static int64_t tm[512];
-    static uint32_t ctx[512];
-    for (int s = 0; s < ts->n; s++) {
-        if (sr_store_writer_add(w, ts->split[s], 1000 + s, ts->len[s], ts->track + off,
-                                ts->fb + off, pos, tm, ctx) != SR_OK)
-            fail_msg("writer_add: %s", sr_errmsg());
-        off += ts->len[s];
-    }
-    char idbuf[64][16];
-    sr_str ids[64];
-    uint32_t skips[64] = { 0 };
-    for (int i = 0; i < ts->I; i++) {
-        snprintf(idbuf[i], sizeof idbuf[i], "t%d", i);
-        ids[i] = sr_str_c(idbuf[i]);
-    }
-    if (sr_store_writer_finish(&w, (uint32_t)ts->I, ids, ts->plays, skips, NULL) != SR_OK)
-        fail_msg("writer_finish: %s", sr_errmsg());
-    sr_store *st = NULL;
-    if (sr_store_open(path, &st) != SR_OK)
-        fail_msg("store_open: %s", sr_errmsg());
-    return st;
-}
-
 /* A random store: leave-last (every session SR_SPLIT_ALL, all tracks known)
  * or temporal (random marks, some unseen plays in validation/test
  * sessions, one session whose input is all unseen, one unseen target). */
-static void random_store(test_store *ts, sr_split_kind kind, int32_t I, uint64_t seed)
+static void random_store(sr_test_store *ts, sr_split_kind kind, int32_t I, uint64_t seed)
 {
     memset(ts, 0, sizeof *ts);
     sr_rng r;
@@ -517,7 +473,7 @@ static void test_topk_matches_sorting_with_ties_nan_and_exclusions(void **state)
 static void test_hand_computed_ranks_metrics_and_topk(void **state)
 {
     (void)state;
-    test_store ts = { .kind = SR_SPLIT_KIND_LEAVE_LAST, .n = 3, .I = 6 };
+    sr_test_store ts = { .kind = SR_SPLIT_KIND_LEAVE_LAST, .n = 3, .I = 6 };
     const uint8_t split[3] = { SR_SPLIT_ALL, SR_SPLIT_ALL, SR_SPLIT_TRAIN };
     const uint32_t len[3] = { 4, 4, 2 };
     const int32_t tr[10] = { 0, 1, 2, 3, 4, 5, 2, 1, 0, 1 };
@@ -528,7 +484,7 @@ static void test_hand_computed_ranks_metrics_and_topk(void **state)
     memcpy(ts.fb, fb, sizeof fb);
     for (int i = 0; i < 6; i++)
         ts.plays[i] = 10u * (uint32_t)(i + 1);
-    sr_store *st = open_store(&ts, "hand.srs");
+    sr_store *st = sr_test_store_open(&ts, "hand.srs");
     float T[6 * 6] = { 0 };
     const float r1[6] = { .3f, .3f, .3f, .3f, .3f, .3f };
     const float r2[6] = { .1f, .5f, .9f, .7f, .5f, .2f };
@@ -587,9 +543,9 @@ static void test_full_protocol_matches_naive_everywhere(void **state)
     const int K = 17;
     float *T = random_table(K, I, 5, true);
     for (int kind = 0; kind < 2; kind++) {
-        test_store ts;
+        sr_test_store ts;
         random_store(&ts, (sr_split_kind)kind, I, 100 + (uint64_t)kind);
-        sr_store *st = open_store(&ts, kind ? "temporal.srs" : "leavelast.srs");
+        sr_store *st = sr_test_store_open(&ts, kind ? "temporal.srs" : "leavelast.srs");
         table_scorer sc;
         table_init(&sc, T, K, I, 64, KEY_HASH);
         const int chunks[5] = { 1, 3, 7, I, I + 9 };
@@ -637,9 +593,9 @@ static void test_subsample_follows_the_permutation(void **state)
     (void)state;
     const int32_t I = 19;
     float *T = random_table(7, I, 9, false);
-    test_store ts;
+    sr_test_store ts;
     random_store(&ts, SR_SPLIT_KIND_LEAVE_LAST, I, 77);
-    sr_store *st = open_store(&ts, "sub.srs");
+    sr_store *st = sr_test_store_open(&ts, "sub.srs");
     table_scorer sc;
     table_init(&sc, T, 7, I, 16, KEY_HASH);
     sr_eval_config c = config(SR_SPLIT_TEST, SR_EVAL_EXCLUDE_NONE, 3, 4, 5);
@@ -675,9 +631,9 @@ static void test_sampled_protocol_matches_naive(void **state)
     const int K = 11;
     float *T = random_table(K, I, 13, true);
     for (int kind = 0; kind < 2; kind++) {
-        test_store ts;
+        sr_test_store ts;
         random_store(&ts, (sr_split_kind)kind, I, 300 + (uint64_t)kind);
-        sr_store *st = open_store(&ts, "sampled.srs");
+        sr_store *st = sr_test_store_open(&ts, "sampled.srs");
         table_scorer sc;
         table_init(&sc, T, K, I, 64, KEY_HASH);
         const int negs[4] = { 0, 5, 20, 1000 };
@@ -712,9 +668,9 @@ static void test_constant_scorer_ranks_last(void **state)
     float *T = malloc(sizeof(float) * (size_t)I);
     for (int i = 0; i < I; i++)
         T[i] = 0.5f;
-    test_store ts;
+    sr_test_store ts;
     random_store(&ts, SR_SPLIT_KIND_TEMPORAL, I, 55);
-    sr_store *st = open_store(&ts, "const.srs");
+    sr_store *st = sr_test_store_open(&ts, "const.srs");
     table_scorer sc;
     table_init(&sc, T, 1, I, 8, KEY_HASH);
     sr_eval_config c = config(SR_SPLIT_TEST, SR_EVAL_EXCLUDE_NONE, 8, 4, 3);
@@ -742,9 +698,9 @@ static void test_nondeterministic_scorer_is_refused(void **state)
     (void)state;
     const int32_t I = 11;
     float *T = random_table(3, I, 1, false);
-    test_store ts;
+    sr_test_store ts;
     random_store(&ts, SR_SPLIT_KIND_LEAVE_LAST, I, 8);
-    sr_store *st = open_store(&ts, "drift.srs");
+    sr_store *st = sr_test_store_open(&ts, "drift.srs");
     table_scorer sc;
     table_init(&sc, T, 3, I, 8, KEY_HASH);
     sc.drift = true;
@@ -776,9 +732,9 @@ static void test_config_errors_progress_and_cancel(void **state)
     (void)state;
     const int32_t I = 11;
     float *T = random_table(3, I, 1, false);
-    test_store ts;
+    sr_test_store ts;
     random_store(&ts, SR_SPLIT_KIND_LEAVE_LAST, I, 8);
-    sr_store *st = open_store(&ts, "cfg.srs");
+    sr_store *st = sr_test_store_open(&ts, "cfg.srs");
     table_scorer sc;
     table_init(&sc, T, 3, I, 8, KEY_HASH);
     sr_eval_result r;
@@ -817,12 +773,12 @@ static void test_config_errors_progress_and_cancel(void **state)
     sr_store_close(&st);
 
     /* a store whose sessions give no test query */
-    test_store e = { .kind = SR_SPLIT_KIND_TEMPORAL, .n = 2, .I = 3 };
+    sr_test_store e = { .kind = SR_SPLIT_KIND_TEMPORAL, .n = 2, .I = 3 };
     e.split[0] = SR_SPLIT_TRAIN;
     e.split[1] = SR_SPLIT_TEST;
     e.len[0] = 3;
     e.len[1] = 1; /* a one-play test session has no input */
-    st = open_store(&e, "empty.srs");
+    st = sr_test_store_open(&e, "empty.srs");
     table_init(&sc, T, 1, 3, 8, KEY_HASH);
     assert_int_equal(sr_eval_run(st, &sc.base, &c, NULL, NULL, &r), SR_ERR_EMPTY);
     sr_store_close(&st);
@@ -890,9 +846,9 @@ static void test_one_and_two_threads_give_identical_results(void **state)
     (void)state;
     const int32_t I = 37;
     float *T = random_table(13, I, 21, true);
-    test_store ts;
+    sr_test_store ts;
     random_store(&ts, SR_SPLIT_KIND_TEMPORAL, I, 4);
-    sr_store *st = open_store(&ts, "threads.srs");
+    sr_store *st = sr_test_store_open(&ts, "threads.srs");
     table_scorer sc;
     table_init(&sc, T, 13, I, 64, KEY_HASH);
     const int saved = omp_get_max_threads();
@@ -986,9 +942,9 @@ static void test_model_scorer_matches_model_score(void **state)
         assert_int_equal(sc->score_chunk(sc->self, 10, 5, chunk), SR_ERR_ARG);
 
         /* the evaluator with the model scorer on a store */
-        test_store ts;
+        sr_test_store ts;
         random_store(&ts, SR_SPLIT_KIND_TEMPORAL, MI, 17 + (uint64_t)kind);
-        sr_store *st = open_store(&ts, kind ? "model_b.srs" : "model_s.srs");
+        sr_store *st = sr_test_store_open(&ts, kind ? "model_b.srs" : "model_s.srs");
         sr_eval_config c = config(SR_SPLIT_TEST, SR_EVAL_EXCLUDE_PLAYED, 6, 5, 3);
         sr_eval_result r;
         assert_int_equal(sr_eval_run(st, sc, &c, NULL, NULL, &r), SR_OK);
