@@ -78,7 +78,7 @@ int ctl_wait_job(const char *endpoint, uint64_t job, int timeout_ms, int retries
     bool tty = isatty(STDERR_FILENO) != 0;
     size_t shown = 0;          /* tty: length of the line on screen */
     double last_log = -1e300;  /* not a tty: when the last line was written */
-    char last_state[64] = "";
+    char last_state[96] = "";
     char line[512];
     int rc;
 
@@ -114,9 +114,12 @@ int ctl_wait_job(const char *endpoint, uint64_t job, int timeout_ms, int retries
         ctl_get_str(&rep.doc, j, "phase", &ph);
         bool done = sr_pstr_eq(st, "done");
         bool ended = done || sr_pstr_eq(st, "failed") || sr_pstr_eq(st, "cancelled");
-        char state[64];
-        snprintf(state, sizeof state, "%.*s/%.*s", (int)(st.len < 30 ? st.len : 30), st.ptr,
-                 (int)(ph.len < 30 ? ph.len : 30), ph.ptr);
+        /* an experiment's next run is news too: a line for each */
+        uint64_t run = 0;
+        ctl_get_u64(&rep.doc, j, "run", &run);
+        char state[96];
+        snprintf(state, sizeof state, "%.*s/%.*s/%llu", (int)(st.len < 30 ? st.len : 30), st.ptr,
+                 (int)(ph.len < 30 ? ph.len : 30), ph.ptr, (unsigned long long)run);
 
         size_t n = ctl_format_progress(line, sizeof line, &rep.doc, j);
         if (tty) {

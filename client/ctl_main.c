@@ -35,8 +35,8 @@ typedef struct ctl_opts {
 /* What a command's parser fills in. */
 typedef struct ctl_args {
     sr_proto_request req;
-    char *owned;  /* heap memory the request points into (config text, session lists) */
-    bool wait;    /* train --wait */
+    char *owned;  /* heap memory the request points into (config or spec text, session lists) */
+    bool wait;    /* train --wait, experiment run --wait */
     bool detail;  /* jobs JOB / models NAME: one object asked for */
 } ctl_args;
 
@@ -179,23 +179,27 @@ static int ctl_parse_synth(int argc, char **argv, ctl_args *a)
     return 0;
 }
 
-/* Read the events config file locally: the daemon gets its text, so the file
- * need not be readable by the service user. */
-static int ctl_read_config(const char *path, char **out, uint32_t *len)
+/* Read a text file the daemon gets as text (an events config, an experiment
+ * spec) locally, so that it need not be readable by the service user. At most
+ * SR_PROTO_MAX_CONFIG bytes, not empty, no NUL byte (the wire refuses one).
+ * `label` names the file in messages ("--config", "spec"). */
+static int ctl_read_text(const char *label, const char *path, char **out, uint32_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "seqrecctl: --config %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "seqrecctl: %s %s: %s\n", label, path, strerror(errno));
         return CTL_EXIT_USAGE;
     }
     char *buf = malloc(SR_PROTO_MAX_CONFIG + 1);
     size_t n = buf ? fread(buf, 1, SR_PROTO_MAX_CONFIG + 1, f) : 0;
     bool bad = !buf || ferror(f);
     fclose(f);
-    if (bad || n > SR_PROTO_MAX_CONFIG || n == 0) {
-        fprintf(stderr, "seqrecctl: --config %s: %s\n", path,
+    const char *nul = !bad && n > 0 && n <= SR_PROTO_MAX_CONFIG ? memchr(buf, '\0', n) : NULL;
+    if (bad || n > SR_PROTO_MAX_CONFIG || n == 0 || nul) {
+        fprintf(stderr, "seqrecctl: %s %s: %s\n", label, path,
                 !buf ? "out of memory" : bad ? "read error"
-                : n == 0 ? "empty file" : "larger than 64 KiB");
+                : n == 0 ? "empty file" : nul ? "holds a NUL byte (not a text file?)"
+                : "larger than 64 KiB");
         free(buf);
         return CTL_EXIT_USAGE;
     }
@@ -270,7 +274,7 @@ static int ctl_parse_ingest(int argc, char **argv, ctl_args *a)
         return ctl_usage_error("ingest: at least one PATH is required");
     if (config) {
         uint32_t len = 0;
-        int rc = ctl_read_config(config, &a->owned, &len);
+        int rc = ctl_read_text("--config", config, &a->owned, &len);
         if (rc)
             return rc;
         g->config.ptr = a->owned;
@@ -548,6 +552,49 @@ static int ctl_parse_recommend(int argc, char **argv, ctl_args *a)
     return ctl_parse_session(session, a);
 }
 
+/* experiment run SPEC_FILE --out DIR [--dataset NAME] [--name NAME] [--wait] */
+static int ctl_parse_experiment(int argc, char **argv, ctl_args *a)
+{
+    sr_proto_experiment *x = &a->req.u.experiment;
+    const char *spec = NULL;
+    if (argc < 2)
+        return ctl_usage_error("experiment: expected 'run SPEC_FILE --out DIR'");
+    if (strcmp(argv[1], "run") != 0)
+        return ctl_usage_error("experiment: unknown subcommand '%s' (expected run)", argv[1]);
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-') {
+            if (spec)
+                return ctl_usage_error("experiment run: more than one SPEC_FILE ('%s')", arg);
+            spec = arg;
+        } else if (ctl_is(arg, "--out")) {
+            CTL_NEED_VALUE("--out");
+            x->out = ctl_pstr(v);
+        } else if (ctl_is(arg, "--dataset")) {
+            CTL_NEED_VALUE("--dataset");
+            x->dataset = ctl_pstr(v);
+        } else if (ctl_is(arg, "--name")) {
+            CTL_NEED_VALUE("--name");
+            x->name = ctl_pstr(v);
+        } else if (strcmp(arg, "--wait") == 0) {
+            a->wait = true;
+        } else {
+            return ctl_usage_error("experiment run: unknown option '%s'", arg);
+        }
+    }
+    if (!spec)
+        return ctl_usage_error("experiment run: a SPEC_FILE is required");
+    if (!x->out.len)
+        return ctl_usage_error("experiment run: --out DIR is required");
+    uint32_t len = 0;
+    int rc = ctl_read_text("spec", spec, &a->owned, &len);
+    if (rc)
+        return rc;
+    x->spec.ptr = a->owned;
+    x->spec.len = len;
+    return 0;
+}
+
 /* ---- text forms ---------------------------------------------------------------------- */
 
 static void ctl_show_evaluate(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
@@ -673,6 +720,25 @@ static const ctl_cmd ctl_cmds[] = {
     { "models", SR_PROTO_OP_MODELS, "[NAME]", "list trained models, or show one with its config",
       "  NAME              a model name: every member and the resolved config\n", true,
       CTL_QUICK_TIMEOUT_S, ctl_parse_models, ctl_show_models },
+    { "experiment", SR_PROTO_OP_EXPERIMENT,
+      "run SPEC_FILE --out DIR [--dataset NAME] [--name NAME] [--wait]",
+      "start an experiment job: a spec's configurations x seeds, then a report",
+      "  SPEC_FILE         the experiment spec (INI: [experiment] with seeds, dataset...,\n"
+      "                    one [config NAME] per configuration; see docs/experiments.md);\n"
+      "                    read here and sent as text, at most 64 KiB\n"
+      "  --out DIR         output directory, relative to the daemon's data root: results.csv,\n"
+      "                    runs/, summary.csv, REPORT.md, figures/. Runs already finished\n"
+      "                    there are reused, so running the same spec again resumes it\n"
+      "  --dataset NAME    the dataset to use (overrides the spec's)\n"
+      "  --name NAME       the experiment's name (default chosen by the daemon)\n"
+      "  --wait            follow the job until it ends: progress on stderr (\"run 3/20\n"
+      "                    (sasrec+skip seed 3)\", ETA, the current run's step), then the\n"
+      "                    final job (with --json: the job object). Exit 0 when it is\n"
+      "                    done, 1 when it failed or was cancelled. Interrupting seqrecctl\n"
+      "                    does not stop the job (use 'cancel').\n"
+      "Prints the job number, the experiment's name and its output directory; follow\n"
+      "it with 'jobs JOB' (the step column shows run N/M).\n",
+      false, CTL_QUICK_TIMEOUT_S, ctl_parse_experiment, NULL },
     { "shutdown", SR_PROTO_OP_SHUTDOWN, "", "ask the daemon to stop (running jobs are cancelled)",
       "", false, CTL_QUICK_TIMEOUT_S, ctl_parse_none, ctl_show_shutdown },
 };
@@ -696,9 +762,9 @@ static void ctl_usage(FILE *f)
             CTL_DEFAULT_ENDPOINT, CTL_QUICK_TIMEOUT_S, CTL_RECOMMEND_TIMEOUT_S,
             CTL_EVALUATE_TIMEOUT_S, CTL_RETRIES);
     for (size_t i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++)
-        fprintf(f, "  %-10s %s\n", ctl_cmds[i].name, ctl_cmds[i].summary);
-    fprintf(f, "\nExit status: 0 ok, 1 error reply (or a failed training job with --wait),\n"
-               "2 usage error, 3 no answer.\n");
+        fprintf(f, "  %-11s %s\n", ctl_cmds[i].name, ctl_cmds[i].summary);
+    fprintf(f, "\nExit status: 0 ok, 1 error reply (or, with --wait, a job that failed or was\n"
+               "cancelled), 2 usage error, 3 no answer.\n");
 }
 
 static void ctl_cmd_usage(FILE *f, const ctl_cmd *c)
@@ -733,18 +799,32 @@ static int ctl_print_result(const ctl_opts *o, const ctl_cmd *cmd, const ctl_arg
     return rc;
 }
 
-/* train --wait: say which job and model, then follow the job. */
-static int ctl_follow_train(const ctl_opts *o, const ctl_reply *rep, int timeout_ms)
+/* train --wait, experiment run --wait: say which job it is (on stderr, so
+ * that stdout holds only the final job), then follow it. */
+static int ctl_follow_job(const ctl_opts *o, const ctl_cmd *cmd, const ctl_reply *rep,
+                          int timeout_ms)
 {
     uint64_t job = 0;
-    sr_pstr model = { "?", 1 };
+    sr_pstr name = { "?", 1 }, out = { "?", 1 };
     if (!ctl_get_u64(&rep->doc, rep->result, "job", &job) || job == 0) {
-        fprintf(stderr, "seqrecctl: the train reply has no job number\n");
+        fprintf(stderr, "seqrecctl: the %s reply has no job number\n", cmd->name);
         return CTL_EXIT_ERROR;
     }
-    ctl_get_str(&rep->doc, rep->result, "model", &model);
-    fprintf(stderr, "job %llu: training model ", (unsigned long long)job);
-    ctl_put_safe(stderr, model.ptr, model.len);
+    if (cmd->op == SR_PROTO_OP_EXPERIMENT) {
+        ctl_get_str(&rep->doc, rep->result, "name", &name);
+        ctl_get_str(&rep->doc, rep->result, "out", &out);
+        fprintf(stderr, "job %llu: experiment ", (unsigned long long)job);
+        ctl_put_safe(stderr, name.ptr, name.len);
+        uint64_t runs;
+        if (ctl_get_u64(&rep->doc, rep->result, "runs", &runs))
+            fprintf(stderr, " (%llu runs)", (unsigned long long)runs);
+        fputs(", output in ", stderr);
+        ctl_put_safe(stderr, out.ptr, out.len);
+    } else {
+        ctl_get_str(&rep->doc, rep->result, "model", &name);
+        fprintf(stderr, "job %llu: training model ", (unsigned long long)job);
+        ctl_put_safe(stderr, name.ptr, name.len);
+    }
     fputc('\n', stderr);
     return ctl_wait_job(o->endpoint, job, timeout_ms, CTL_RETRIES, o->json);
 }
@@ -816,8 +896,8 @@ int main(int argc, char **argv)
                      &rep);
     if (rc == CTL_EXIT_OK) {
         if (a.wait)
-            rc = ctl_follow_train(&o, &rep, o.timeout_s > 0 ? timeout_ms
-                                                            : (int)(CTL_QUICK_TIMEOUT_S * 1000));
+            rc = ctl_follow_job(&o, cmd, &rep, o.timeout_s > 0 ? timeout_ms
+                                                               : (int)(CTL_QUICK_TIMEOUT_S * 1000));
         else
             rc = ctl_print_result(&o, cmd, &a, &rep);
     }

@@ -681,6 +681,21 @@ static void ctl_cell_num(const sr_mp_doc *doc, uint32_t map, const char *key, ch
     }
 }
 
+/* An experiment job's runs (it has "run" and "runs" members): *run is the
+ * run in progress, counted from 1, while the job is running one (state
+ * "running" and a non-empty "current"), else the runs finished; *runs the
+ * total. False for other jobs. */
+static bool ctl_job_runs(const sr_mp_doc *doc, uint32_t job, uint64_t *run, uint64_t *runs)
+{
+    sr_pstr st, cur;
+    if (!ctl_get_u64(doc, job, "run", run) || !ctl_get_u64(doc, job, "runs", runs))
+        return false;
+    if (*run < *runs && ctl_get_str(doc, job, "state", &st) && sr_pstr_eq(st, "running") &&
+        ctl_get_str(doc, job, "current", &cur) && cur.len > 0)
+        ++*run;
+    return true;
+}
+
 void ctl_print_jobs(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
 {
     uint32_t count;
@@ -710,15 +725,21 @@ void ctl_print_jobs(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
     uint32_t e = sr_mp_index(doc, arr) + 1;
     for (uint32_t r = 0; r < count; r++) {
         char *row = cells + (size_t)r * NC * CTL_CELL;
-        uint64_t step, total;
+        uint64_t step, total, run, runs;
         double eta;
         ctl_cell_str(doc, e, "job", row + 0 * CTL_CELL);
         ctl_cell_str(doc, e, "state", row + 1 * CTL_CELL);
         ctl_cell_str(doc, e, "kind", row + 2 * CTL_CELL);
-        ctl_cell_str(doc, e, "model", row + 3 * CTL_CELL);
+        /* an experiment job may carry its name where a training job has its model */
+        bool named = !sr_mp_map_get(doc, e, "model") && sr_mp_map_get(doc, e, "name");
+        ctl_cell_str(doc, e, named ? "name" : "model", row + 3 * CTL_CELL);
         ctl_cell_str(doc, e, "dataset", row + 4 * CTL_CELL);
         bool has_step = ctl_get_u64(doc, e, "step", &step);
-        if (has_step && ctl_get_u64(doc, e, "total_steps", &total) && total > 0)
+        /* experiments: which run of how many, not the current run's step */
+        if (ctl_job_runs(doc, e, &run, &runs))
+            snprintf(row + 5 * CTL_CELL, CTL_CELL, "run %llu/%llu", (unsigned long long)run,
+                     (unsigned long long)runs);
+        else if (has_step && ctl_get_u64(doc, e, "total_steps", &total) && total > 0)
             snprintf(row + 5 * CTL_CELL, CTL_CELL, "%llu/%llu", (unsigned long long)step,
                      (unsigned long long)total);
         else if (has_step)
@@ -743,7 +764,7 @@ size_t ctl_format_progress(char *buf, size_t cap, const sr_mp_doc *doc, uint32_t
     size_t o = 0;
     char t[128];
     sr_pstr s;
-    uint64_t u, total;
+    uint64_t u, total, run, runs;
     double x;
     if (cap == 0)
         return 0;
@@ -761,18 +782,34 @@ size_t ctl_format_progress(char *buf, size_t cap, const sr_mp_doc *doc, uint32_t
         CTL_ADD(" %s", ctl_pstr_text(s, t, sizeof t));
     if (ctl_get_str(doc, job, "phase", &s) && s.len > 0)
         CTL_ADD(" %s", ctl_pstr_text(s, t, sizeof t));
-    if (ctl_get_u64(doc, job, "step", &u)) {
-        if (ctl_get_u64(doc, job, "total_steps", &total) && total > 0)
-            CTL_ADD(" step %llu/%llu (%.1f%%)", (unsigned long long)u, (unsigned long long)total,
-                    100.0 * (double)u / (double)total);
-        else
-            CTL_ADD(" step %llu", (unsigned long long)u);
+    /* An experiment: "run 3/20 (sasrec+skip seed 3)", then the ETA, then the
+     * current run's step and loss. */
+    bool exp = ctl_job_runs(doc, job, &run, &runs);
+    if (exp) {
+        CTL_ADD(" run %llu/%llu", (unsigned long long)run, (unsigned long long)runs);
+        if (ctl_get_str(doc, job, "current", &s) && s.len > 0)
+            CTL_ADD(" (%s)", ctl_pstr_text(s, t, sizeof t));
     }
+#define CTL_ADD_STEP()                                                                   \
+    do {                                                                                 \
+        if (ctl_get_u64(doc, job, "step", &u)) {                                         \
+            if (ctl_get_u64(doc, job, "total_steps", &total) && total > 0)               \
+                CTL_ADD(" step %llu/%llu (%.1f%%)", (unsigned long long)u,               \
+                        (unsigned long long)total, 100.0 * (double)u / (double)total);  \
+            else                                                                         \
+                CTL_ADD(" step %llu", (unsigned long long)u);                            \
+        }                                                                                \
+    } while (0)
+    if (!exp)
+        CTL_ADD_STEP();
     /* ETA before the details: a terminal line cut to its width keeps it */
     if (ctl_get_f64(doc, job, "eta_s", &x)) {
         ctl_duration(x, t, sizeof t);
         CTL_ADD(" ETA %s", t);
     }
+    if (exp)
+        CTL_ADD_STEP();
+#undef CTL_ADD_STEP
     if (ctl_get_u64(doc, job, "epoch", &u))
         CTL_ADD(" epoch %llu", (unsigned long long)u);
     if (ctl_get_f64(doc, job, "loss", &x)) {

@@ -42,7 +42,9 @@ void ctl_print_evaluate(FILE *f, const sr_mp_doc *doc, uint32_t idx);
 void ctl_print_recommend(FILE *out, FILE *err, const sr_mp_doc *doc, uint32_t idx);
 
 /* jobs: a compact table; with `detail` (one job was asked for) and one job
- * in the reply, every member as key/value lines instead. */
+ * in the reply, every member as key/value lines instead. The step column of
+ * an experiment job (one with "run" and "runs") shows "run 3/20": the run in
+ * progress while it runs one, else the runs finished. */
 void ctl_print_jobs(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail);
 
 /* models: a table without the configs; with `detail` and one model in the
@@ -51,9 +53,11 @@ void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail);
 
 /* One line of progress for the job map at `job` ("job 3 running train
  * step 120/5000 (2.4%) ETA 4m10s epoch 1 loss 7.1234 (rec 7.0001
- * nf 0.1233) 512 seq/s"), without a newline and without control bytes;
- * members that are absent or nil are left out. Returns the length written
- * (cut to cap - 1). */
+ * nf 0.1233) 512 seq/s"; an experiment job: "job 7 running train run 3/20
+ * (sasrec+skip seed 3) ETA 2h05m step 120/5000 (2.4%) ..." with the run
+ * counted as in ctl_print_jobs), without a newline and without control
+ * bytes; members that are absent or nil are left out. Returns the length
+ * written (cut to cap - 1). */
 size_t ctl_format_progress(char *buf, size_t cap, const sr_mp_doc *doc, uint32_t job);
 
 #endif /* CTL_PRINT_H */

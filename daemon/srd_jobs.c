@@ -19,6 +19,7 @@
 #include "sr_proto.h"
 #include "sr_store.h"
 #include "sr_train.h"
+#include "srd_experiment.h"
 #include "srd_log.h"
 #include "srd_ops.h"
 
@@ -26,7 +27,8 @@
 
 static const char *const srd_job_state_names[] = { "queued", "running", "done", "failed",
                                                    "cancelled" };
-static const char *const srd_job_kind_names[] = { "sasrec", "bert4rec", "pop", "sr" };
+static const char *const srd_job_kind_names[] = { "sasrec", "bert4rec", "pop", "sr",
+                                                  "experiment" };
 
 const char *srd_job_state_name(srd_job_state s)
 {
@@ -58,6 +60,9 @@ typedef struct srd_job {
     int64_t created;         /* unix seconds */
     bool cancel;             /* the user asked to cancel */
     int attempts;            /* starts since the last clean stop (see srd_jobs.h) */
+    char out[PATH_MAX];      /* experiments: the output directory */
+    srd_exp_progress exp;    /* experiments: where the matrix stands */
+    bool has_exp;
     /* progress of a running job */
     bool has_progress;
     char phase[16];
@@ -89,12 +94,12 @@ static void srd_job_path(const srd_jobs *j, uint64_t id, const char *ext, char *
 /* Write <id>.job; the caller holds the lock (the file is small). */
 static sr_err srd_job_persist(const srd_jobs *j, const srd_job *job)
 {
-    char text[1024], path[PATH_MAX + 32];
+    char text[1024 + PATH_MAX], path[PATH_MAX + 32];
     snprintf(text, sizeof text,
              "id = %" PRIu64 "\nkind = %s\ndataset = %s\nmodel = %s\nstate = %s\n"
-             "created = %lld\nattempts = %d\nmessage = %s\n",
+             "created = %lld\nattempts = %d\nout = %s\nmessage = %s\n",
              job->id, srd_job_kind_name(job->kind), job->dataset, job->model,
-             srd_job_state_name(job->state), (long long)job->created, job->attempts,
+             srd_job_state_name(job->state), (long long)job->created, job->attempts, job->out,
              job->message);
     /* one line per value: a message never spans lines */
     for (char *nl = strstr(text, "message = "); nl && *nl; nl++)
@@ -193,6 +198,7 @@ static void srd_jobs_load_one(srd_jobs *j, const char *path)
     srd_kv(text, "message", job->message, sizeof job->message);
     if (srd_kv(text, "attempts", v, sizeof v))
         job->attempts = atoi(v);
+    srd_kv(text, "out", job->out, sizeof job->out);
     if (job->state == SRD_JOB_RUNNING && job->attempts >= SRD_JOBS_MAX_ATTEMPTS) {
         job->state = SRD_JOB_FAILED;
         snprintf(job->message, sizeof job->message,
@@ -324,10 +330,55 @@ static sr_err srd_job_run_baseline(srd_job_run *r, const sr_store *st, const cha
     return e;
 }
 
+static bool srd_job_exp_progress(void *ud, const srd_exp_progress *p)
+{
+    srd_job_run *r = ud;
+    pthread_mutex_lock(&r->j->lock);
+    r->job->exp = *p;
+    r->job->has_exp = true;
+    if (p->training) {
+        r->job->p = p->train;
+        r->job->has_progress = true;
+    }
+    snprintf(r->job->phase, sizeof r->job->phase, "%s", p->training ? p->train.phase : "run");
+    bool go = srd_job_keep_going(r);
+    pthread_mutex_unlock(&r->j->lock);
+    return go;
+}
+
+static sr_err srd_job_run_experiment(srd_job_run *r)
+{
+    srd_jobs *j = r->j;
+    srd_job *job = r->job;
+    srd_exp_spec *spec = malloc(sizeof *spec);
+    if (!spec)
+        return sr_errorf(SR_ERR_NOMEM, "experiment spec");
+    sr_err e = srd_experiment_parse(sr_str_c(job->config), spec);
+    if (e == SR_OK) {
+        char store_path[PATH_MAX + 80];
+        snprintf(store_path, sizeof store_path, "%s/%s.store", j->ops->datasets_dir,
+                 job->dataset);
+        srd_exp_args a = { spec, store_path, job->dataset, job->out,
+                           (int)j->ops->cfg->train_threads, (uint64_t)j->ops->cfg->ckpt_every };
+        e = srd_experiment_run(&a, srd_job_exp_progress, r);
+        if (e == SR_OK) {
+            pthread_mutex_lock(&j->lock);
+            /* the directory is in the job's "out" member; name the report's file */
+            snprintf(job->message, sizeof job->message, "%d runs; report: <out>/REPORT.md",
+                     spec->n_configs * spec->n_seeds);
+            pthread_mutex_unlock(&j->lock);
+        }
+    }
+    free(spec);
+    return e;
+}
+
 static sr_err srd_job_execute(srd_job_run *r)
 {
     srd_jobs *j = r->j;
     srd_job *job = r->job;
+    if (job->kind == SRD_JOB_EXPERIMENT)
+        return srd_job_run_experiment(r);
     char store_path[PATH_MAX + 80], model_path[PATH_MAX + 80], ckpt_path[PATH_MAX + 32];
     snprintf(store_path, sizeof store_path, "%s/%s.store", j->ops->datasets_dir, job->dataset);
     snprintf(model_path, sizeof model_path, "%s/%s.model", j->models_dir, job->model);
@@ -530,7 +581,7 @@ bool srd_jobs_model_busy(srd_jobs *j, const char *name)
 }
 
 sr_err srd_jobs_submit(srd_jobs *j, srd_job_kind kind, const char *dataset, const char *model,
-                       const char *config, uint64_t *id)
+                       const char *config, const char *out, uint64_t *id)
 {
     srd_job *job = calloc(1, sizeof *job);
     if (!job || !(job->config = strdup(config))) {
@@ -542,13 +593,23 @@ sr_err srd_jobs_submit(srd_jobs *j, srd_job_kind kind, const char *dataset, cons
     snprintf(job->model, sizeof job->model, "%s", model);
     job->state = SRD_JOB_QUEUED;
     job->created = (int64_t)time(NULL);
+    if (out)
+        snprintf(job->out, sizeof job->out, "%s", out);
     char model_path[PATH_MAX + 80];
     snprintf(model_path, sizeof model_path, "%s/%s.model", j->models_dir, model);
     pthread_mutex_lock(&j->lock);
     sr_err e = SR_OK;
-    if (srd_jobs_model_busy_locked(j, model) || access(model_path, F_OK) == 0) {
+    bool out_busy = false;
+    for (size_t i = 0; out && i < j->n; i++)
+        out_busy |= (j->jobs[i]->state == SRD_JOB_QUEUED || j->jobs[i]->state == SRD_JOB_RUNNING) &&
+                    j->jobs[i]->kind == SRD_JOB_EXPERIMENT && strcmp(j->jobs[i]->out, out) == 0;
+    if (kind == SRD_JOB_EXPERIMENT) {
+        if (out_busy)
+            e = sr_errorf(SR_ERR_EXISTS, "an unfinished experiment already writes to %s", out);
+    } else if (srd_jobs_model_busy_locked(j, model) || access(model_path, F_OK) == 0) {
         e = sr_errorf(SR_ERR_EXISTS, "model %s already exists or is being trained", model);
-    } else {
+    }
+    if (e == SR_OK) {
         job->id = j->next_id;
         /* a checkpoint left by a job whose .job file was removed by hand must
          * not be taken for this job's */
@@ -620,7 +681,8 @@ static void srd_job_pack(const srd_job *job, msgpack_packer *pk)
 {
     bool prog = job->has_progress;
     bool fit = !prog && job->total > 0;
-    uint32_t n = 8 + (prog ? 12 : 0) + (fit ? 2 : 0);
+    bool exp = job->has_exp;
+    uint32_t n = 8 + (prog ? 12 : 0) + (fit ? 2 : 0) + (exp ? 3 : 0) + (job->out[0] ? 1 : 0);
     msgpack_pack_map(pk, n);
     sr_proto_pack_kv_u64(pk, "job", job->id);
     sr_proto_pack_kv_str(pk, "model", job->model);
@@ -639,8 +701,10 @@ static void srd_job_pack(const srd_job *job, msgpack_packer *pk)
         srd_pack_f64_or_nil(pk, "rec", p->rec);
         srd_pack_f64_or_nil(pk, "nf", p->nf);
         srd_pack_f64_or_nil(pk, "seq_per_s", p->seq_per_s);
-        srd_pack_f64_or_nil(pk, "eta_s", job->state == SRD_JOB_RUNNING ? p->eta_s : 0.0);
-        srd_pack_f64_or_nil(pk, "elapsed_s", p->elapsed_s);
+        /* an experiment's ETA and elapsed time cover the whole matrix */
+        double eta = exp ? job->exp.eta_s : p->eta_s, elapsed = exp ? job->exp.elapsed_s : p->elapsed_s;
+        srd_pack_f64_or_nil(pk, "eta_s", job->state == SRD_JOB_RUNNING ? eta : 0.0);
+        srd_pack_f64_or_nil(pk, "elapsed_s", elapsed);
         srd_pack_f64_or_nil(pk, "last_metric", p->last_metric);
         srd_pack_f64_or_nil(pk, "best_metric", p->best_metric);
         sr_proto_pack_kv_u64(pk, "best_step", p->best_step);
@@ -649,6 +713,13 @@ static void srd_job_pack(const srd_job *job, msgpack_packer *pk)
         sr_proto_pack_kv_u64(pk, "done", job->done);
         sr_proto_pack_kv_u64(pk, "total", job->total);
     }
+    if (exp) {
+        sr_proto_pack_kv_u64(pk, "run", (uint64_t)job->exp.run);
+        sr_proto_pack_kv_u64(pk, "runs", (uint64_t)job->exp.runs);
+        sr_proto_pack_kv_str(pk, "current", job->exp.current);
+    }
+    if (job->out[0])
+        sr_proto_pack_kv_str(pk, "out", job->out);
 }
 
 sr_err srd_jobs_pack(srd_jobs *j, uint64_t id, msgpack_packer *pk)

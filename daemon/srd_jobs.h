@@ -53,9 +53,11 @@ typedef enum srd_job_kind {
     SRD_JOB_SASREC = 0,
     SRD_JOB_BERT4REC,
     SRD_JOB_POP,
-    SRD_JOB_SR
+    SRD_JOB_SR,
+    SRD_JOB_EXPERIMENT /* a matrix of runs with a report (srd_experiment.h) */
 } srd_job_kind;
-sr_err srd_job_kind_parse(sr_str s, srd_job_kind *out); /* "sasrec" | "bert4rec" | "pop" | "sr" */
+/* "sasrec" | "bert4rec" | "pop" | "sr" | "experiment" */
+sr_err srd_job_kind_parse(sr_str s, srd_job_kind *out);
 const char *srd_job_kind_name(srd_job_kind k);
 
 typedef struct srd_jobs srd_jobs;
@@ -67,11 +69,14 @@ sr_err srd_jobs_new(struct srd_ops *ops, srd_jobs **out);
 void srd_jobs_free(srd_jobs **j);
 
 /* Queue a job. `config` is the resolved configuration text (neural models:
- * sr_train_config_text; baselines: their keys). model must be a valid name
- * not used by another model or unfinished job (SR_ERR_EXISTS otherwise).
+ * sr_train_config_text; baselines: their keys; experiments: the spec).
+ * model must be a valid name not used by another model or unfinished job
+ * (SR_ERR_EXISTS otherwise); for an experiment it is the experiment's name
+ * and `out` its output directory (an absolute path under the data root, not
+ * used by another unfinished experiment); out is NULL for other kinds.
  * *id receives the job id. */
 sr_err srd_jobs_submit(srd_jobs *j, srd_job_kind kind, const char *dataset, const char *model,
-                       const char *config, uint64_t *id);
+                       const char *config, const char *out, uint64_t *id);
 
 /* Cancel a queued or running job (a running one stops at its next progress
  * report, after writing a checkpoint). SR_ERR_NOTFOUND for an unknown id;

@@ -742,6 +742,9 @@ void srd_ops_execute(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer 
     case SR_PROTO_OP_MODELS:
         srd_ops_models(ops, req, reply);
         break;
+    case SR_PROTO_OP_EXPERIMENT:
+        srd_ops_experiment(ops, req, reply);
+        break;
     case SR_PROTO_OP_SHUTDOWN: {
         msgpack_packer pk = srd_ops_packer(reply);
         sr_proto_reply_ok_begin(&pk, req->id, 1);

@@ -82,6 +82,7 @@ void srd_ops_cancel(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *
 void srd_ops_evaluate(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
 void srd_ops_recommend(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
 void srd_ops_models(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
+void srd_ops_experiment(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply);
 
 /* Number of datasets (stores) in datasets_dir. */
 uint64_t srd_ops_count_datasets(const srd_ops *ops);

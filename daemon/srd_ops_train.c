@@ -12,10 +12,12 @@
 #include "sr_baseline.h"
 #include "sr_eval.h"
 #include "sr_train.h"
+#include "srd_experiment.h"
 #include "srd_jobs.h"
 #include "srd_log.h"
 #include "srd_models.h"
 #include "srd_ops.h"
+#include "srd_paths.h"
 
 #define SRD_DEFAULT_PRESET "fast"
 #define SRD_DEFAULT_K 10
@@ -104,13 +106,15 @@ void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *r
     const sr_proto_train *t = &req->u.train;
     char dataset[SRD_NAME_MAX], model[SRD_NAME_MAX], err[256];
     char *config = NULL;
-    srd_job_kind kind;
+    srd_job_kind kind = SRD_JOB_SASREC;
     sr_proto_code code = srd_ops_name(t->dataset, dataset, err, sizeof err);
     if (code != SR_PROTO_CODE_OK) {
         srd_ops_reply_error(ops, reply, req->id, code, err);
         return;
     }
-    if (srd_job_kind_parse(srd_sstr(t->model), &kind) != SR_OK) {
+    if (srd_job_kind_parse(srd_sstr(t->model), &kind) != SR_OK || kind == SRD_JOB_EXPERIMENT) {
+        if (kind == SRD_JOB_EXPERIMENT)
+            sr_errorf(SR_ERR_ARG, "model \"experiment\": use the experiment request");
         srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INVALID, sr_errmsg());
         return;
     }
@@ -135,7 +139,7 @@ void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *r
             free(config);
             return;
         }
-        e = srd_jobs_submit(ops->jobs, kind, dataset, model, config, &id);
+        e = srd_jobs_submit(ops->jobs, kind, dataset, model, config, NULL, &id);
     } else {
         /* <dataset>-<kind>-<n>: the first n not taken */
         e = SR_ERR_EXISTS;
@@ -144,7 +148,7 @@ void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *r
                              n);
             if (w < 0 || (size_t)w >= sizeof model)
                 break;
-            e = srd_jobs_submit(ops->jobs, kind, dataset, model, config, &id);
+            e = srd_jobs_submit(ops->jobs, kind, dataset, model, config, NULL, &id);
         }
     }
     free(config);
@@ -395,4 +399,78 @@ void srd_ops_models(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *
     sr_err e = srd_models_pack(ops->models, one ? name : NULL, &pk);
     if (e != SR_OK)
         srd_ops_reply_sr_err(ops, reply, req->id, e, "models");
+}
+
+/* ---- experiment ----------------------------------------------------------------------- */
+
+void srd_ops_experiment(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    const sr_proto_experiment *x = &req->u.experiment;
+    char dataset[SRD_NAME_MAX], name[SRD_NAME_MAX], err[PATH_MAX + 256], out[PATH_MAX];
+    srd_exp_spec *spec = malloc(sizeof *spec);
+    if (!spec) {
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INTERNAL, "out of memory");
+        return;
+    }
+    sr_err e = srd_experiment_parse(srd_sstr(x->spec), spec);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "experiment");
+        goto done;
+    }
+    sr_proto_code code = SR_PROTO_CODE_OK;
+    if (x->dataset.len > 0) {
+        code = srd_ops_name(x->dataset, dataset, err, sizeof err);
+    } else if (spec->dataset[0]) {
+        code = srd_ops_name((sr_pstr){ spec->dataset, (uint32_t)strlen(spec->dataset) }, dataset,
+                            err, sizeof err);
+    } else {
+        code = SR_PROTO_CODE_INVALID;
+        snprintf(err, sizeof err, "experiment: no dataset (set dataset in [experiment] or send "
+                 "one)");
+    }
+    if (code == SR_PROTO_CODE_OK && x->name.len > 0)
+        code = srd_ops_name(x->name, name, err, sizeof err);
+    else if (code == SR_PROTO_CODE_OK)
+        snprintf(name, sizeof name, "experiment");
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        goto done;
+    }
+    char store_path[PATH_MAX + 80];
+    snprintf(store_path, sizeof store_path, "%s/%s.store", ops->datasets_dir, dataset);
+    if (access(store_path, R_OK) != 0) {
+        snprintf(err, sizeof err, "no dataset %s (seqrecctl datasets lists them)", dataset);
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_NOT_FOUND, err);
+        goto done;
+    }
+    /* the output directory: an existing one under the data root (resuming),
+     * or a new name in an existing directory there */
+    code = srd_paths_confine_pstr(ops->data_root, x->out, SRD_PATH_KIND_INPUT, out, sizeof out,
+                                  err, sizeof err);
+    if (code == SR_PROTO_CODE_NOT_FOUND)
+        code = srd_paths_confine_pstr(ops->data_root, x->out, SRD_PATH_KIND_OUTPUT, out,
+                                      sizeof out, err, sizeof err);
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        goto done;
+    }
+    uint64_t id = 0;
+    char *text = strndup(x->spec.ptr, x->spec.len);
+    e = text ? srd_jobs_submit(ops->jobs, SRD_JOB_EXPERIMENT, dataset, name, text, out, &id)
+             : sr_errorf(SR_ERR_NOMEM, "spec");
+    free(text);
+    if (e != SR_OK) {
+        srd_ops_reply_sr_err(ops, reply, req->id, e, "experiment");
+        goto done;
+    }
+    srd_info("job %" PRIu64 " queued: experiment %s (%d configurations x %d seeds) on %s -> %s",
+             id, name, spec->n_configs, spec->n_seeds, dataset, out);
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 4);
+    sr_proto_pack_kv_u64(&pk, "job", id);
+    sr_proto_pack_kv_str(&pk, "name", name);
+    sr_proto_pack_kv_str(&pk, "out", out);
+    sr_proto_pack_kv_u64(&pk, "runs", (uint64_t)spec->n_configs * (uint64_t)spec->n_seeds);
+done:
+    free(spec);
 }

@@ -110,6 +110,7 @@ static const char *const sr_proto_op_names[] = {
     [SR_PROTO_OP_EVALUATE] = "evaluate",
     [SR_PROTO_OP_RECOMMEND] = "recommend",
     [SR_PROTO_OP_MODELS] = "models",
+    [SR_PROTO_OP_EXPERIMENT] = "experiment",
 };
 #define SR_PROTO_N_OPS (sizeof(sr_proto_op_names) / sizeof(sr_proto_op_names[0]))
 
@@ -979,6 +980,21 @@ static sr_proto_code sr_rq_recommend(sr_rq *rq, const uint8_t *frame, sr_proto_r
     return sr_rq_enum(rq, "exclude", excludes, &r->exclude);
 }
 
+static sr_proto_code sr_rq_experiment(sr_rq *rq, sr_proto_experiment *x)
+{
+    sr_proto_code c;
+
+    /* The spec is INI text like an events config: the same size limit, and
+     * its content is the daemon's to parse. */
+    if ((c = sr_rq_str(rq, "spec", true, SR_PROTO_MAX_CONFIG, &x->spec)))
+        return c;
+    if ((c = sr_rq_str(rq, "out", true, SR_PROTO_MAX_PATH_LEN, &x->out)))
+        return c;
+    if ((c = sr_rq_name(rq, "dataset", false, &x->dataset)))
+        return c;
+    return sr_rq_name(rq, "name", false, &x->name);
+}
+
 /* ---- string and bool lists ------------------------------------------------------ */
 
 void sr_proto_strs_begin(const sr_proto_strs *v, sr_proto_strs_iter *it)
@@ -1149,6 +1165,9 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
     case SR_PROTO_OP_MODELS:
         code = sr_rq_name(&rq, "name", false, &req->u.models.name);
         break;
+    case SR_PROTO_OP_EXPERIMENT:
+        code = sr_rq_experiment(&rq, &req->u.experiment);
+        break;
     case SR_PROTO_OP_STATUS:
     case SR_PROTO_OP_DATASETS:
     case SR_PROTO_OP_SHUTDOWN:
@@ -1233,6 +1252,7 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
     const sr_proto_train *t = &req->u.train;
     const sr_proto_evaluate *e = &req->u.evaluate;
     const sr_proto_recommend *r = &req->u.recommend;
+    const sr_proto_experiment *x = &req->u.experiment;
     switch (req->op) {
     case SR_PROTO_OP_SYNTH:
         n += 2 + (s->tracks != 0) + s->has_seed + (s->skips.len != 0);
@@ -1273,6 +1293,9 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
         break;
     case SR_PROTO_OP_MODELS:
         n += req->u.models.name.len != 0;
+        break;
+    case SR_PROTO_OP_EXPERIMENT:
+        n += 2 + (x->dataset.len != 0) + (x->name.len != 0);
         break;
     default:
         break;
@@ -1388,6 +1411,14 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
     case SR_PROTO_OP_MODELS:
         if (req->u.models.name.len != 0)
             rc |= sr_pk_kv_pstr(&pk, "name", req->u.models.name);
+        break;
+    case SR_PROTO_OP_EXPERIMENT:
+        rc |= sr_pk_kv_pstr(&pk, "spec", x->spec);
+        rc |= sr_pk_kv_pstr(&pk, "out", x->out);
+        if (x->dataset.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "dataset", x->dataset);
+        if (x->name.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "name", x->name);
         break;
     default:
         break;

@@ -128,7 +128,8 @@ typedef enum sr_proto_op {
     SR_PROTO_OP_CANCEL,
     SR_PROTO_OP_EVALUATE,
     SR_PROTO_OP_RECOMMEND,
-    SR_PROTO_OP_MODELS
+    SR_PROTO_OP_MODELS,
+    SR_PROTO_OP_EXPERIMENT
 } sr_proto_op;
 
 const char *sr_proto_op_name(sr_proto_op op); /* "status", ...; "unknown" outside the enum */
@@ -137,7 +138,8 @@ const char *sr_proto_op_name(sr_proto_op op); /* "status", ...; "unknown" outsid
 /* Request field limits (docs/protocol.md, "Limits"). Exceeding a size limit
  * is 413, any other out-of-range value 422. */
 #define SR_PROTO_MAX_PATH_LEN 4095u            /* bytes in one path (PATH_MAX - 1) */
-#define SR_PROTO_MAX_CONFIG (64u * 1024u)      /* bytes of events config text */
+#define SR_PROTO_MAX_CONFIG (64u * 1024u)      /* bytes of events config text, and of an
+                                                * experiment spec */
 #define SR_PROTO_MAX_NAME_LEN 63u              /* dataset names [A-Za-z0-9._-], no leading '.' */
 #define SR_PROTO_MAX_SESSIONS 1000000000ull    /* synth: sessions in [1, this] */
 #define SR_PROTO_MAX_TRACKS 100000000ull       /* synth: tracks in [1, this] */
@@ -273,6 +275,20 @@ typedef struct sr_proto_models {
     sr_pstr name;                       /* a model name; len 0 = all models */
 } sr_proto_models;
 
+/* experiment: queue an experiment job - every (configuration, seed) run of
+ * the spec trained and evaluated on one dataset, results and report written
+ * under `out` (docs/experiments.md). The daemon answers at once. */
+typedef struct sr_proto_experiment {
+    sr_pstr spec;                       /* required: the spec file's INI *text* (the client reads
+                                         * the file locally and sends it), 1..SR_PROTO_MAX_CONFIG
+                                         * bytes (413 above) */
+    sr_pstr out;                        /* required: output directory, a path under the data root,
+                                         * 1..SR_PROTO_MAX_PATH_LEN bytes (413 above) */
+    sr_pstr dataset;                    /* a dataset name; overrides the spec's; len 0 = unset */
+    sr_pstr name;                       /* experiment name (see SR_PROTO_MAX_NAME_LEN); len 0 =
+                                         * unset: chosen by the daemon */
+} sr_proto_experiment;
+
 typedef struct sr_proto_request {
     uint32_t version;
     sr_proto_op op;
@@ -287,6 +303,7 @@ typedef struct sr_proto_request {
         sr_proto_evaluate evaluate;
         sr_proto_recommend recommend;
         sr_proto_models models;
+        sr_proto_experiment experiment;
     } u;
 } sr_proto_request;
 

@@ -131,6 +131,13 @@ static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request 
     }
     case SR_PROTO_OP_MODELS:
         return fuzz_pstr_same(a->u.models.name, b->u.models.name);
+    case SR_PROTO_OP_EXPERIMENT: {
+        const sr_proto_experiment *x = &a->u.experiment, *y = &b->u.experiment;
+        /* the required members are never empty once accepted */
+        return x->spec.len > 0 && x->out.len > 0 && fuzz_pstr_same(x->spec, y->spec) &&
+               fuzz_pstr_same(x->out, y->out) && fuzz_pstr_same(x->dataset, y->dataset) &&
+               fuzz_pstr_same(x->name, y->name);
+    }
     case SR_PROTO_OP_STATUS:
     case SR_PROTO_OP_DATASETS:
     case SR_PROTO_OP_SHUTDOWN:

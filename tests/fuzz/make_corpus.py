@@ -106,6 +106,28 @@ def req(op, **fields):
     return d
 
 
+EXP_SPEC = """[experiment]
+title = Skip-contrastive term against plain training
+dataset = synth
+seeds = 5
+split = test
+protocols = full, sampled
+
+[config sasrec]
+model = sasrec
+preset = fast
+set = lambda=0
+
+[config sasrec+skip]
+model = sasrec
+preset = fast
+set = lambda=0.5
+base = sasrec
+
+[config pop]
+model = pop
+"""
+
 SEEDS = {
     # ---- valid requests, every op ------------------------------------------------
     "ok_status": req("status"),
@@ -149,6 +171,11 @@ SEEDS = {
     "ok_recommend_empty_skipped": req("recommend", model="m", tracks=[], skipped=[], k=1),
     "ok_models_all": req("models"),
     "ok_models_one": req("models", id=15, name="sasrec-1"),
+    "ok_experiment_min": req("experiment", spec="[experiment]\nseeds = 2\n[config pop]\nmodel = pop\n",
+                             out="exp/q"),
+    # a spec over 255 bytes (str16), every field, the spec as the daemon documents it
+    "ok_experiment_full": req("experiment", id=16, spec=EXP_SPEC, out="experiments/skip-vs-plain",
+                              dataset="mssd-mini", name="skip-vs-plain.v1"),
     # floats as integers and float32, int8 holding a positive value, str8 op
     "ok_ingest_number_forms": M(("v", i8(1)), ("op", str8("ingest")), ("name", "n"),
                                 ("paths", ["x"]), ("max_reject_rate", 0), ("valid_frac", f32(0.25)),
@@ -163,6 +190,14 @@ SEEDS = {
     # ---- replies (the client's decoder) -------------------------------------------
     "reply_ok": {"v": 1, "id": 3, "ok": True,
                  "result": {"state": "ready", "sessions": 10000, "skip_rate": 0.49}},
+    "reply_experiment": {"v": 1, "id": 16, "ok": True,
+                         "result": {"job": 7, "name": "skip-vs-plain.v1",
+                                    "out": "/var/lib/seqrec/data/experiments/skip-vs-plain"}},
+    "reply_jobs_experiment": {"v": 1, "id": 17, "ok": True, "result": {"jobs": [
+        {"job": 7, "kind": "experiment", "state": "running", "phase": "train",
+         "dataset": "mssd-mini", "model": "skip-vs-plain.v1", "run": 2, "runs": 20,
+         "current": "sasrec+skip seed 3", "step": 120, "total_steps": 5000, "eta_s": 3600.5,
+         "elapsed_s": 61.0, "loss": None, "message": ""}]}},
     "reply_error": {"v": 1, "id": 4, "ok": False,
                     "error": {"code": 404, "kind": "not_found", "message": "no dataset \"x\""}},
     # ---- malformed, one check each: bad_<reply code>_<case> -----------------------
@@ -205,6 +240,16 @@ SEEDS = {
     "bad_400_recommend_skipped_int": req("recommend", model="m", tracks=["a"], skipped=[1]),
     "bad_422_recommend_k_1001": req("recommend", model="m", tracks=["a"], k=1001),
     "bad_422_models_bad_name": req("models", name="../x"),
+    "bad_400_experiment_no_spec": req("experiment", out="exp/q"),
+    "bad_400_experiment_no_out": req("experiment", spec="[e]\n"),
+    "bad_400_experiment_spec_bin": req("experiment", spec=b"[e]\n", out="exp/q"),
+    "bad_400_experiment_nul_out": req("experiment", spec="[e]\n", out="exp\x00q"),
+    "bad_413_experiment_out_4096": req("experiment", spec="[e]\n", out="d" * 4096),
+    "bad_422_experiment_empty_spec": req("experiment", spec="", out="exp/q"),
+    "bad_422_experiment_name_plus": req("experiment", spec="[e]\n", out="exp/q",
+                                        name="sasrec+skip"),
+    "bad_422_experiment_dataset_dotdot": req("experiment", spec="[e]\n", out="exp/q",
+                                             dataset=".."),
 }
 
 

@@ -185,6 +185,13 @@ static const tfield RECOMMEND_FIELDS[] = {
 static const tfield MODELS_FIELDS[] = {
     { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "models" }, { "name", 's', 0, 0, "m-1" },
 };
+#define EXP_SPEC "[experiment]\nseeds = 3\n\n[config sasrec+skip]\nmodel = sasrec\nset = lambda=0.5\nbase = sasrec\n"
+static const tfield EXPERIMENT_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },               { "op", 's', 0, 0, "experiment" },
+    { "id", 'u', 81, 0, NULL },             { "spec", 's', 0, 0, EXP_SPEC },
+    { "out", 's', 0, 0, "experiments/q1" }, { "dataset", 's', 0, 0, "mssd-mini" },
+    { "name", 's', 0, 0, "skip-vs-plain.v1" },
+};
 
 /* Pack `fields` into a fresh buffer, replacing the field named `swap` by
  * `with` (when with != NULL) or dropping it (with == NULL). A `with` whose
@@ -2385,6 +2392,224 @@ static void test_request_new_ops_bad_names(void **state)
     EXPECT(MODELS_FIELDS, "name", &empty, 422, "field \"name\": must not be empty");
 }
 
+/* ---- experiment ------------------------------------------------------------------------ */
+
+static void test_request_round_trip_experiment(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_EXPERIMENT;
+    in.id = 41;
+    sr_proto_experiment *x = &in.u.experiment;
+    /* any bytes but NUL: comments, tabs, UTF-8 */
+    x->spec = P("; caf\xc3\xa9\n[experiment]\r\n\tseeds = 5\n[config pop]\nmodel = pop\n");
+    x->out = P("/var/lib/seqrec/data/exp/run 1");
+    x->dataset = P("mssd-mini");
+    x->name = P("exp_1.b");
+    round_trip(&in, &out, &sb);
+    const sr_proto_experiment *o = &out.u.experiment;
+    assert_pstr(o->spec, "; caf\xc3\xa9\n[experiment]\r\n\tseeds = 5\n[config pop]\nmodel = pop\n");
+    assert_pstr(o->out, "/var/lib/seqrec/data/exp/run 1");
+    assert_pstr(o->dataset, "mssd-mini");
+    assert_pstr(o->name, "exp_1.b");
+    msgpack_sbuffer_destroy(&sb);
+
+    /* only the required fields: the optional ones decode as unset and are
+     * not written: {"v":1,"op":"experiment","spec":"[e]\n","out":"exp/q"} */
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_EXPERIMENT;
+    in.u.experiment.spec = P("[e]\n");
+    in.u.experiment.out = P("exp/q");
+    round_trip(&in, &out, &sb);
+    o = &out.u.experiment;
+    assert_pstr(o->spec, "[e]\n");
+    assert_pstr(o->out, "exp/q");
+    assert_int_equal(o->dataset.len, 0);
+    assert_int_equal(o->name.len, 0);
+    static const uint8_t want[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xaa, 'e', 'x', 'p',
+                                    'e', 'r', 'i', 'm', 'e', 'n', 't', 0xa4, 's', 'p', 'e', 'c',
+                                    0xa4, '[', 'e', ']', '\n', 0xa3, 'o', 'u', 't', 0xa5, 'e',
+                                    'x', 'p', '/', 'q' };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A spec of exactly the limit goes through the encoder (as a str32) and back. */
+static void test_request_round_trip_experiment_spec_at_limit(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    char *spec = malloc(SR_PROTO_MAX_CONFIG);
+    assert_non_null(spec);
+    for (uint32_t i = 0; i < SR_PROTO_MAX_CONFIG; i++)
+        spec[i] = i % 64 == 63 ? '\n' : (char)('a' + i % 26);
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_EXPERIMENT;
+    in.u.experiment.spec.ptr = spec;
+    in.u.experiment.spec.len = SR_PROTO_MAX_CONFIG;
+    in.u.experiment.out = P("e");
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.experiment.spec.len, SR_PROTO_MAX_CONFIG);
+    assert_memory_equal(out.u.experiment.spec.ptr, spec, SR_PROTO_MAX_CONFIG);
+    /* 65536 does not fit a str16: the header is 0xdb and a 4-byte length */
+    const uint8_t *hdr = (const uint8_t *)out.u.experiment.spec.ptr - 5;
+    assert_int_equal(hdr[0], 0xdb);
+    assert_int_equal((hdr[1] << 24) | (hdr[2] << 16) | (hdr[3] << 8) | hdr[4], 65536);
+    msgpack_sbuffer_destroy(&sb);
+    free(spec);
+}
+
+static void test_request_experiment_fixture_is_valid(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request r;
+    char err[ERRCAP];
+    build(&sb, EXPERIMENT_FIELDS, SR_COUNTOF_T(EXPERIMENT_FIELDS), NULL, NULL);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
+    assert_int_equal(r.op, SR_PROTO_OP_EXPERIMENT);
+    assert_int_equal(r.id, 81);
+    assert_pstr(r.u.experiment.spec, EXP_SPEC);
+    assert_pstr(r.u.experiment.out, "experiments/q1");
+    assert_pstr(r.u.experiment.dataset, "mssd-mini");
+    assert_pstr(r.u.experiment.name, "skip-vs-plain.v1");
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_experiment_wrong_type_per_field(void **state)
+{
+    (void)state;
+    static const tfield bad[] = {
+        { "spec", 'b', 1, 0, NULL },   { "spec", 'T', 0, 0, NULL }, { "out", 'u', 7, 0, NULL },
+        { "out", 'P', 0, 0, NULL },    { "dataset", 'n', 0, 0, NULL },
+        { "name", 'd', 0, 1.5, NULL },
+    };
+    static const char *const msg[] = {
+        "field \"spec\": expected str, got bool",    "field \"spec\": expected str, got array",
+        "field \"out\": expected str, got uint",     "field \"out\": expected str, got array",
+        "field \"dataset\": expected str, got nil",  "field \"name\": expected str, got float",
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(bad); i++)
+        EXPECT(EXPERIMENT_FIELDS, bad[i].key, &bad[i], 400, msg[i]);
+    /* a spec sent as bin (the file's raw bytes) is not a str */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sr_proto_request r;
+    char err[ERRCAP] = "";
+    build(&sb, EXPERIMENT_FIELDS, SR_COUNTOF_T(EXPERIMENT_FIELDS), "spec", NULL);
+    ((uint8_t *)sb.data)[0]++;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pk_str(&pk, "spec");
+    msgpack_pack_bin(&pk, 3);
+    msgpack_pack_bin_body(&pk, "[e]", 3);
+    assert_int_equal(decode_sb(&sb, &r, err), 400);
+    assert_string_equal(err, "field \"spec\": expected str, got bin");
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_experiment_missing_required_fields(void **state)
+{
+    (void)state;
+    EXPECT(EXPERIMENT_FIELDS, "spec", NULL, 400, "missing required field \"spec\"");
+    EXPECT(EXPERIMENT_FIELDS, "out", NULL, 400, "missing required field \"out\"");
+    static const char *const opt[] = { "id", "dataset", "name" };
+    for (size_t i = 0; i < SR_COUNTOF_T(opt); i++)
+        EXPECT(EXPERIMENT_FIELDS, opt[i], NULL, 0, NULL);
+    /* {"v":1,"op":"experiment"}: spec is checked first */
+    static const uint8_t b[] = { 0x82, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xaa, 'e', 'x', 'p',
+                                 'e', 'r', 'i', 'm', 'e', 'n', 't' };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "missing required field \"spec\"");
+}
+
+static void test_request_experiment_spec_size(void **state)
+{
+    (void)state;
+    char *spec = malloc(SR_PROTO_MAX_CONFIG + 2);
+    assert_non_null(spec);
+    memset(spec, ';', SR_PROTO_MAX_CONFIG + 1);
+    spec[SR_PROTO_MAX_CONFIG + 1] = '\0';
+    tfield big = { "spec", 's', 0, 0, spec };
+    EXPECT(EXPERIMENT_FIELDS, "spec", &big, 413,
+           "field \"spec\": 65537 bytes exceeds the limit of 65536");
+    spec[SR_PROTO_MAX_CONFIG] = '\0';
+    EXPECT(EXPERIMENT_FIELDS, "spec", &big, 0, NULL);
+    free(spec);
+    tfield empty = { "spec", 's', 0, 0, "" };
+    EXPECT(EXPERIMENT_FIELDS, "spec", &empty, 422, "field \"spec\": must not be empty");
+}
+
+static void test_request_experiment_out_path_size(void **state)
+{
+    (void)state;
+    char *longp = malloc(SR_PROTO_MAX_PATH_LEN + 2);
+    assert_non_null(longp);
+    memset(longp, 'd', SR_PROTO_MAX_PATH_LEN + 1);
+    longp[SR_PROTO_MAX_PATH_LEN + 1] = '\0';
+    tfield out = { "out", 's', 0, 0, longp };
+    EXPECT(EXPERIMENT_FIELDS, "out", &out, 413,
+           "field \"out\": 4096 bytes exceeds the limit of 4095");
+    longp[SR_PROTO_MAX_PATH_LEN] = '\0';
+    EXPECT(EXPERIMENT_FIELDS, "out", &out, 0, NULL);
+    free(longp);
+    tfield empty = { "out", 's', 0, 0, "" };
+    EXPECT(EXPERIMENT_FIELDS, "out", &empty, 422, "field \"out\": must not be empty");
+    /* a path is not a name: slashes, dots and spaces are the daemon's to judge */
+    tfield rel = { "out", 's', 0, 0, "../outside/ x" };
+    EXPECT(EXPERIMENT_FIELDS, "out", &rel, 0, NULL);
+}
+
+static void test_request_experiment_nul_in_spec_or_out(void **state)
+{
+    (void)state;
+    /* {"v":1,"op":"experiment","spec":"[e]\0x","out":"o"} */
+    static const uint8_t b[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xaa, 'e', 'x', 'p',
+                                 'e', 'r', 'i', 'm', 'e', 'n', 't', 0xa4, 's', 'p', 'e', 'c',
+                                 0xa5, '[', 'e', ']', 0x00, 'x', 0xa3, 'o', 'u', 't', 0xa1, 'o' };
+    sr_proto_request r;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"spec\": embedded NUL byte at position 3");
+    /* the same with the NUL moved into "out" */
+    static const uint8_t c[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xaa, 'e', 'x', 'p',
+                                 'e', 'r', 'i', 'm', 'e', 'n', 't', 0xa4, 's', 'p', 'e', 'c',
+                                 0xa3, '[', 'e', ']', 0xa3, 'o', 'u', 't', 0xa3, 'o', 0x00, 'p' };
+    assert_int_equal(sr_proto_request_decode(c, sizeof(c), NULL, &r, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"out\": embedded NUL byte at position 1");
+}
+
+static void test_request_experiment_bad_names(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        ".", "..", ".hidden", "a/b", "a b", "sasrec+skip", "exp\xc3\xa9",
+        "x234567890123456789012345678901234567890123456789012345678901234", /* 64 */
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(bad); i++) {
+        tfield d = { "dataset", 's', 0, 0, bad[i] };
+        EXPECT(EXPERIMENT_FIELDS, "dataset", &d, 422, "field \"dataset\": \"");
+        tfield n = { "name", 's', 0, 0, bad[i] };
+        EXPECT(EXPERIMENT_FIELDS, "name", &n, 422, "field \"name\": \"");
+    }
+    tfield empty = { "name", 's', 0, 0, "" };
+    EXPECT(EXPERIMENT_FIELDS, "name", &empty, 422, "field \"name\": must not be empty");
+    tfield empty_ds = { "dataset", 's', 0, 0, "" };
+    EXPECT(EXPERIMENT_FIELDS, "dataset", &empty_ds, 422, "field \"dataset\": must not be empty");
+    /* 63 bytes, every allowed character class */
+    tfield ok = { "name", 's', 0, 0,
+                  "A-z_0.9x2345678901234567890123456789012345678901234567890123456" };
+    assert_int_equal(strlen(ok.s), SR_PROTO_MAX_NAME_LEN);
+    EXPECT(EXPERIMENT_FIELDS, "name", &ok, 0, NULL);
+    tfield ds = { "dataset", 's', 0, 0, "synth.v2-a_b" };
+    EXPECT(EXPERIMENT_FIELDS, "dataset", &ds, 0, NULL);
+}
+
 /* ---- small API pieces -------------------------------------------------------------------- */
 
 static void test_pstr_eq_and_copy(void **state)
@@ -2435,12 +2660,14 @@ static void test_code_and_op_names(void **state)
     assert_string_equal(sr_proto_op_name(SR_PROTO_OP_EVALUATE), "evaluate");
     assert_string_equal(sr_proto_op_name(SR_PROTO_OP_RECOMMEND), "recommend");
     assert_string_equal(sr_proto_op_name(SR_PROTO_OP_MODELS), "models");
+    assert_string_equal(sr_proto_op_name(SR_PROTO_OP_EXPERIMENT), "experiment");
     /* appended after shutdown: the first six keep their values */
     assert_int_equal(SR_PROTO_OP_SHUTDOWN, 6);
     assert_int_equal(SR_PROTO_OP_TRAIN, 7);
     assert_int_equal(SR_PROTO_OP_MODELS, 12);
+    assert_int_equal(SR_PROTO_OP_EXPERIMENT, 13);
     assert_string_equal(sr_proto_op_name((sr_proto_op)0), "unknown");
-    assert_string_equal(sr_proto_op_name((sr_proto_op)13), "unknown");
+    assert_string_equal(sr_proto_op_name((sr_proto_op)14), "unknown");
 }
 
 /* The fuzz seeds say in their names what they are (make_corpus.py): ok_*
@@ -2577,6 +2804,15 @@ int main(void)
         cmocka_unit_test(test_request_new_ops_values_out_of_range),
         cmocka_unit_test(test_request_new_ops_bad_enum_values),
         cmocka_unit_test(test_request_new_ops_bad_names),
+        cmocka_unit_test(test_request_round_trip_experiment),
+        cmocka_unit_test(test_request_round_trip_experiment_spec_at_limit),
+        cmocka_unit_test(test_request_experiment_fixture_is_valid),
+        cmocka_unit_test(test_request_experiment_wrong_type_per_field),
+        cmocka_unit_test(test_request_experiment_missing_required_fields),
+        cmocka_unit_test(test_request_experiment_spec_size),
+        cmocka_unit_test(test_request_experiment_out_path_size),
+        cmocka_unit_test(test_request_experiment_nul_in_spec_or_out),
+        cmocka_unit_test(test_request_experiment_bad_names),
         cmocka_unit_test(test_pstr_eq_and_copy),
         cmocka_unit_test(test_code_and_op_names),
         cmocka_unit_test(test_fuzz_corpus_seeds_decode_as_named),
