@@ -31,11 +31,11 @@
 /* ---- limits and names -------------------------------------------------------- */
 
 #define REPORT_MAX_CONFIGS 256
-#define REPORT_MAX_SEEDS 1000              /* runs of one configuration under one protocol */
-#define REPORT_MAX_ROWS 200000             /* rows of results.csv */
-#define REPORT_MAX_HISTORY_POINTS 2000000  /* validation rows over all history files */
-#define REPORT_MAX_NAME 64                 /* bytes of a configuration name */
-#define REPORT_ALPHA 0.05                  /* significance level of the reading */
+#define REPORT_MAX_SEEDS 1000             /* runs of one configuration under one protocol */
+#define REPORT_MAX_ROWS 200000            /* rows of results.csv */
+#define REPORT_MAX_HISTORY_POINTS 2000000 /* validation rows over all history files */
+#define REPORT_MAX_NAME 64                /* bytes of a configuration name */
+#define REPORT_ALPHA 0.05                 /* significance level of the reading */
 
 enum { REPORT_FULL = 0, REPORT_SAMPLED = 1, REPORT_N_PROTOCOLS = 2 };
 static const char *const report_protocols[REPORT_N_PROTOCOLS] = { "full", "sampled" };
@@ -44,7 +44,7 @@ static const char *const report_models[] = { "sasrec", "bert4rec", "pop", "sr" }
 
 enum { M_HR1, M_HR5, M_HR10, M_HR20, M_NDCG10, M_MRR10, M_SKIP10, REPORT_N_METRICS };
 static const char *const report_metric_keys[REPORT_N_METRICS] = {
-    "hr@1", "hr@5", "hr@10", "hr@20", "ndcg@10", "mrr@10", "skip_mrr@10"
+    "hr@1", "hr@5", "hr@10", "hr@20", "ndcg@10", "mrr@10", "skip_mrr@10",
 };
 static const char *const report_metric_labels[REPORT_N_METRICS] = {
     "HR@1", "HR@5", "HR@10", "HR@20", "NDCG@10", "MRR@10", "Skip-MRR@10"
@@ -55,30 +55,38 @@ static const int report_tested_metrics[] = { M_NDCG10, M_HR10, M_SKIP10 };
 
 /* Columns of results.csv this file reads (all required). */
 enum {
-    COL_CONFIG, COL_BASE, COL_MODEL, COL_SEED, COL_PROTOCOL,
-    COL_STEPS, COL_BEST_STEP, COL_TRAIN_SECONDS, COL_METRIC0, REPORT_N_COLS = COL_METRIC0 + REPORT_N_METRICS
+    COL_CONFIG,
+    COL_BASE,
+    COL_MODEL,
+    COL_SEED,
+    COL_PROTOCOL,
+    COL_STEPS,
+    COL_BEST_STEP,
+    COL_TRAIN_SECONDS,
+    COL_METRIC0,
+    REPORT_N_COLS = COL_METRIC0 + REPORT_N_METRICS
 };
 
 /* Numeric columns of results.csv besides the 42 sr_metrics keys: their
  * fields must be numbers or empty even when this file does not use them. */
 static const char *const report_other_numeric[] = {
-    "steps", "best_step", "train_seconds", "coverage@10", "mean_pop@10", "n_no_input"
+    "steps", "best_step", "train_seconds", "coverage@10", "mean_pop@10", "n_no_input",
 };
 
 /* ---- data -------------------------------------------------------------------- */
 
 typedef struct report_run {
     int64_t seed;
-    uint64_t line;                    /* of results.csv, for messages */
-    double metric[REPORT_N_METRICS];  /* NaN: empty field */
+    uint64_t line;                   /* of results.csv, for messages */
+    double metric[REPORT_N_METRICS]; /* NaN: empty field */
     double best_step, train_seconds;
 } report_run;
 
 /* One configuration compared with its base under one protocol and metric. */
 typedef struct report_cmp {
-    int n_pairs;        /* seeds both have with a value */
-    double rel;         /* mean / base mean - 1 over those seeds; NaN without pairs */
-    bool tested;        /* n_pairs >= 2 */
+    int n_pairs; /* seeds both have with a value */
+    double rel;  /* mean / base mean - 1 over those seeds; NaN without pairs */
+    bool tested; /* n_pairs >= 2 */
     sr_stats_test t, w;
 } report_cmp;
 
@@ -88,17 +96,17 @@ typedef struct report_point {
 
 typedef struct report_config {
     char name[REPORT_MAX_NAME + 1];
-    char base[REPORT_MAX_NAME + 1];  /* "" = none */
+    char base[REPORT_MAX_NAME + 1]; /* "" = none */
     int model;
-    int base_idx;                    /* -1: no base, or the base has no rows */
-    uint64_t line;                   /* first row of this configuration */
-    report_run *runs[REPORT_N_PROTOCOLS];  /* sorted by seed */
+    int base_idx;                         /* -1: no base, or the base has no rows */
+    uint64_t line;                        /* first row of this configuration */
+    report_run *runs[REPORT_N_PROTOCOLS]; /* sorted by seed */
     size_t n_runs[REPORT_N_PROTOCOLS], cap_runs[REPORT_N_PROTOCOLS];
     sr_stats_summary sum[REPORT_N_PROTOCOLS][REPORT_N_METRICS];
     report_cmp cmp[REPORT_N_PROTOCOLS][REPORT_N_METRICS];
-    report_point *curve;             /* validation points; after aggregation one per step */
+    report_point *curve; /* validation points; after aggregation one per step */
     size_t n_curve, cap_curve;
-    int n_histories;                 /* history files found */
+    int n_histories; /* history files found */
 } report_config;
 
 typedef struct report {
@@ -237,8 +245,9 @@ static sr_err report_add_run(report *r, report_config *c, int p, const report_ru
                              c->runs[p][i].line);
     }
     if (c->n_runs[p] >= REPORT_MAX_SEEDS)
-        return sr_errorf(SR_ERR_LIMIT, "%s:%" PRIu64 ": configuration \"%s\" has more than %d seeds",
-                         path, run->line, c->name, REPORT_MAX_SEEDS);
+        return sr_errorf(SR_ERR_LIMIT,
+                         "%s:%" PRIu64 ": configuration \"%s\" has more than %d seeds", path,
+                         run->line, c->name, REPORT_MAX_SEEDS);
     if (c->n_runs[p] == c->cap_runs[p]) {
         size_t cap = c->cap_runs[p] ? 2 * c->cap_runs[p] : 8;
         report_run *grown = realloc(c->runs[p], cap * sizeof *grown);
@@ -274,7 +283,8 @@ static sr_err report_config_of(report *r, sr_str name, sr_str base, int model, u
             return sr_errorf(SR_ERR_FORMAT,
                              "%s:%" PRIu64 ": configuration \"%s\" has model %s here but %s on "
                              "line %" PRIu64,
-                             path, line, nm, report_models[model], report_models[c->model], c->line);
+                             path, line, nm, report_models[model], report_models[c->model],
+                             c->line);
         *out = c;
         return SR_OK;
     }
@@ -312,8 +322,9 @@ static sr_err report_parse_row(report *r, const char *path, uint64_t line, const
     for (uint32_t j = 0; j < nf; j++) {
         double v;
         if (numeric_name[j] && !report_parse_value(f[j], &v))
-            return sr_errorf(SR_ERR_FORMAT, "%s:%" PRIu64 ": column \"%s\": bad number " REPORT_FIELD_FMT,
-                             path, line, numeric_name[j], REPORT_FIELD_ARG(f[j]));
+            return sr_errorf(SR_ERR_FORMAT,
+                             "%s:%" PRIu64 ": column \"%s\": bad number " REPORT_FIELD_FMT, path,
+                             line, numeric_name[j], REPORT_FIELD_ARG(f[j]));
     }
     sr_str name = f[col[COL_CONFIG]], base = f[col[COL_BASE]];
     if (!report_name_ok(name, false))
@@ -344,14 +355,15 @@ static sr_err report_parse_row(report *r, const char *path, uint64_t line, const
     }
     if (p < 0)
         return sr_errorf(SR_ERR_FORMAT,
-                         "%s:%" PRIu64 ": unknown protocol " REPORT_FIELD_FMT " (expected full or sampled)",
+                         "%s:%" PRIu64 ": unknown protocol " REPORT_FIELD_FMT
+                         " (expected full or sampled)",
                          path, line, REPORT_FIELD_ARG(f[col[COL_PROTOCOL]]));
     report_run run;
     memset(&run, 0, sizeof run);
     run.line = line;
     if (!sr_parse_i64(f[col[COL_SEED]], &run.seed) || run.seed < 0)
-        return sr_errorf(SR_ERR_FORMAT, "%s:%" PRIu64 ": bad seed " REPORT_FIELD_FMT
-                         " (a non-negative integer)",
+        return sr_errorf(SR_ERR_FORMAT,
+                         "%s:%" PRIu64 ": bad seed " REPORT_FIELD_FMT " (a non-negative integer)",
                          path, line, REPORT_FIELD_ARG(f[col[COL_SEED]]));
     /* parsed above already; cannot fail here */
     (void)report_parse_value(f[col[COL_BEST_STEP]], &run.best_step);
@@ -401,8 +413,9 @@ static sr_err report_read_results(report *r)
         err = sr_errorf(SR_ERR_EMPTY, "%s: empty file (no header)", path);
         goto done;
     }
-    const char *names[REPORT_N_COLS] = { "config", "base", "model", "seed", "protocol",
-                                         "steps", "best_step", "train_seconds" };
+    const char *names[REPORT_N_COLS] = {
+        "config", "base", "model", "seed", "protocol", "steps", "best_step", "train_seconds",
+    };
     for (int k = 0; k < REPORT_N_METRICS; k++)
         names[COL_METRIC0 + k] = report_metric_keys[k];
     int32_t col[REPORT_N_COLS];
@@ -433,8 +446,9 @@ static sr_err report_read_results(report *r)
             break;
         uint64_t line = sr_csv_lineno(csv);
         if (nf != n_header) {
-            err = sr_errorf(SR_ERR_FORMAT, "%s:%" PRIu64 ": %" PRIu32 " fields, the header has %" PRIu32,
-                            path, line, nf, n_header);
+            err = sr_errorf(SR_ERR_FORMAT,
+                            "%s:%" PRIu64 ": %" PRIu32 " fields, the header has %" PRIu32, path,
+                            line, nf, n_header);
             goto done;
         }
         if (r->n_rows >= REPORT_MAX_ROWS) {
@@ -461,8 +475,9 @@ static sr_err report_read_results(report *r)
         if (c->base[0]) {
             c->base_idx = report_find_config(r, c->base);
             if (c->base_idx < 0)
-                sr_log(SR_LOG_LEVEL_WARN, "report: %s: base \"%s\" of configuration \"%s\" has no results",
-                       path, c->base, c->name);
+                sr_log(SR_LOG_LEVEL_WARN,
+                       "report: %s: base \"%s\" of configuration \"%s\" has no results", path,
+                       c->base, c->name);
         }
     }
 done:
@@ -478,8 +493,9 @@ static sr_err report_add_point(report *r, report_config *c, double step, double 
                                const char *path, uint64_t line)
 {
     if (r->n_points >= REPORT_MAX_HISTORY_POINTS)
-        return sr_errorf(SR_ERR_LIMIT, "%s:%" PRIu64 ": more than %d validation rows in all histories",
-                         path, line, REPORT_MAX_HISTORY_POINTS);
+        return sr_errorf(SR_ERR_LIMIT,
+                         "%s:%" PRIu64 ": more than %d validation rows in all histories", path,
+                         line, REPORT_MAX_HISTORY_POINTS);
     if (c->n_curve == c->cap_curve) {
         size_t cap = c->cap_curve ? 2 * c->cap_curve : 64;
         report_point *grown = realloc(c->curve, cap * sizeof *grown);
@@ -537,8 +553,9 @@ static sr_err report_read_history(report *r, report_config *c, int64_t seed)
             break;
         uint64_t line = sr_csv_lineno(csv);
         if (nf != n_header) {
-            err = sr_errorf(SR_ERR_FORMAT, "%s:%" PRIu64 ": %" PRIu32 " fields, the header has %" PRIu32,
-                            path, line, nf, n_header);
+            err = sr_errorf(SR_ERR_FORMAT,
+                            "%s:%" PRIu64 ": %" PRIu32 " fields, the header has %" PRIu32, path,
+                            line, nf, n_header);
             goto done;
         }
         double step, value;
@@ -548,8 +565,9 @@ static sr_err report_read_history(report *r, report_config *c, int64_t seed)
             goto done;
         }
         if (!report_parse_value(f[col[1]], &value)) {
-            err = sr_errorf(SR_ERR_FORMAT, "%s:%" PRIu64 ": column \"metric\": bad number " REPORT_FIELD_FMT,
-                            path, line, REPORT_FIELD_ARG(f[col[1]]));
+            err = sr_errorf(SR_ERR_FORMAT,
+                            "%s:%" PRIu64 ": column \"metric\": bad number " REPORT_FIELD_FMT, path,
+                            line, REPORT_FIELD_ARG(f[col[1]]));
             goto done;
         }
         if (isnan(value))
@@ -687,7 +705,8 @@ static sr_err report_compute(report *r)
                     sum->mean = sum->sd = sum->ci_low = sum->ci_high = NAN;
                 }
                 if (err == SR_OK && c->base_idx >= 0) {
-                    err = report_compare(c, &r->cfg[c->base_idx], p, k, a_val, b_val, &c->cmp[p][k]);
+                    err =
+                        report_compare(c, &r->cfg[c->base_idx], p, k, a_val, b_val, &c->cmp[p][k]);
                 } else {
                     memset(&c->cmp[p][k], 0, sizeof c->cmp[p][k]);
                     c->cmp[p][k].rel = c->cmp[p][k].t.p = c->cmp[p][k].w.p = NAN;
@@ -702,8 +721,8 @@ static sr_err report_compute(report *r)
 /* ---- output files -------------------------------------------------------------- */
 
 typedef struct report_out {
-    char *path;  /* final name */
-    char *tmp;   /* "<path>.tmp" */
+    char *path; /* final name */
+    char *tmp;  /* "<path>.tmp" */
     FILE *fp;
 } report_out;
 
@@ -807,8 +826,9 @@ static bool report_significant(const report_cmp *m)
 
 static void report_write_summary(const report *r, FILE *fp)
 {
-    fputs("config,protocol,metric,n,mean,sd,ci_low,ci_high,base,rel_change,p_t,p_wilcoxon,n_pairs\n",
-          fp);
+    fputs(
+        "config,protocol,metric,n,mean,sd,ci_low,ci_high,base,rel_change,p_t,p_wilcoxon,n_pairs\n",
+        fp);
     for (size_t i = 0; i < r->n_cfg; i++) {
         const report_config *c = &r->cfg[i];
         for (int p = 0; p < REPORT_N_PROTOCOLS; p++) {
@@ -817,7 +837,8 @@ static void report_write_summary(const report *r, FILE *fp)
             for (int k = 0; k < REPORT_N_METRICS; k++) {
                 const sr_stats_summary *s = &c->sum[p][k];
                 const report_cmp *m = &c->cmp[p][k];
-                fprintf(fp, "%s,%s,%s,%d,", c->name, report_protocols[p], report_metric_keys[k], s->n);
+                fprintf(fp, "%s,%s,%s,%d,", c->name, report_protocols[p], report_metric_keys[k],
+                        s->n);
                 report_csv_num(fp, s->mean);
                 fputc(',', fp);
                 report_csv_num(fp, s->sd);
@@ -890,8 +911,8 @@ static void svg_close(FILE *fp)
 static void svg_rect(FILE *fp, double x, double y, double w, double h, const char *fill,
                      const char *stroke)
 {
-    fprintf(fp, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"", x, y, w, h,
-            fill);
+    fprintf(fp, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"", x, y, w,
+            h, fill);
     if (stroke)
         fprintf(fp, " stroke=\"%s\" stroke-width=\"0.8\"", stroke);
     fputs("/>\n", fp);
@@ -900,8 +921,10 @@ static void svg_rect(FILE *fp, double x, double y, double w, double h, const cha
 static void svg_line(FILE *fp, double x1, double y1, double x2, double y2, const char *stroke,
                      double width, const char *dash)
 {
-    fprintf(fp, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"%.1f\"",
-            x1, y1, x2, y2, stroke, width);
+    fprintf(
+        fp,
+        "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"%.1f\"",
+        x1, y1, x2, y2, stroke, width);
     if (dash && dash[0])
         fprintf(fp, " stroke-dasharray=\"%s\"", dash);
     fputs("/>\n", fp);
@@ -911,7 +934,8 @@ static void svg_line(FILE *fp, double x1, double y1, double x2, double y2, const
 static void svg_text(FILE *fp, double x, double y, const char *anchor, double size, double rotate,
                      bool bold, const char *text)
 {
-    fprintf(fp, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" font-size=\"%.0f\"", x, y, anchor, size);
+    fprintf(fp, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" font-size=\"%.0f\"", x, y, anchor,
+            size);
     if (bold)
         fputs(" font-weight=\"bold\"", fp);
     if (rotate != 0.0)
@@ -941,16 +965,14 @@ static void svg_marker(FILE *fp, int shape, double x, double y, const char *fill
     case 0:
         fprintf(fp, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.1f\" fill=\"%s\"/>\n", x, y, r, fill);
         break;
-    case 1:
-        svg_rect(fp, x - r, y - r, 2 * r, 2 * r, fill, NULL);
-        break;
+    case 1: svg_rect(fp, x - r, y - r, 2 * r, 2 * r, fill, NULL); break;
     case 2:
-        fprintf(fp, "<path d=\"M %.2f %.2f L %.2f %.2f L %.2f %.2f Z\" fill=\"%s\"/>\n", x, y - r - 1,
-                x + r + 1, y + r, x - r - 1, y + r, fill);
+        fprintf(fp, "<path d=\"M %.2f %.2f L %.2f %.2f L %.2f %.2f Z\" fill=\"%s\"/>\n", x,
+                y - r - 1, x + r + 1, y + r, x - r - 1, y + r, fill);
         break;
     default:
-        fprintf(fp, "<path d=\"M %.2f %.2f L %.2f %.2f L %.2f %.2f L %.2f %.2f Z\" fill=\"%s\"/>\n", x,
-                y - r - 1, x + r + 1, y, x, y + r + 1, x - r - 1, y, fill);
+        fprintf(fp, "<path d=\"M %.2f %.2f L %.2f %.2f L %.2f %.2f L %.2f %.2f Z\" fill=\"%s\"/>\n",
+                x, y - r - 1, x + r + 1, y, x, y + r + 1, x - r - 1, y, fill);
         break;
     }
 }
@@ -958,7 +980,7 @@ static void svg_marker(FILE *fp, int shape, double x, double y, const char *fill
 /* A "nice" axis range covering [lo, hi] with steps of 1, 2 or 5 x 10^k. */
 typedef struct svg_axis {
     double lo, hi, step;
-    int decimals;  /* for the tick labels */
+    int decimals; /* for the tick labels */
 } svg_axis;
 
 static svg_axis svg_nice_axis(double lo, double hi, int target_ticks)
@@ -995,7 +1017,7 @@ static svg_axis svg_nice_axis(double lo, double hi, int target_ticks)
 
 /* The plot area and its axes. */
 typedef struct svg_frame {
-    double x0, x1, y0, y1;  /* left, right, top, bottom in pixels */
+    double x0, x1, y0, y1; /* left, right, top, bottom in pixels */
     svg_axis y;
 } svg_frame;
 
@@ -1036,7 +1058,8 @@ static void svg_legend(FILE *fp, double x, double y, int n, const char *const *l
             if (hatch && hatch[i])
                 svg_rect(fp, x, yy - 10, 14, 14, "url(#hatch)", NULL);
         } else {
-            svg_line(fp, x, yy - 3, x + 28, yy - 3, colours[i], 2.0, svg_dashes[i % SR_COUNTOF(svg_dashes)]);
+            svg_line(fp, x, yy - 3, x + 28, yy - 3, colours[i], 2.0,
+                     svg_dashes[i % SR_COUNTOF(svg_dashes)]);
             svg_marker(fp, i, x + 14, yy - 3, colours[i]);
         }
         svg_text(fp, x + (kind == 0 ? 20 : 34), yy + 1, "start", 12, 0, false, labels[i]);
@@ -1224,7 +1247,7 @@ static sr_err svg_line_chart(FILE *fp, const char *title, const char *xlabel, co
 /* ---- figures ----------------------------------------------------------------------- */
 
 typedef struct report_figs {
-    int protocol;  /* the protocol the figures show */
+    int protocol; /* the protocol the figures show */
     bool gain, skip, curves;
 } report_figs;
 
@@ -1296,7 +1319,8 @@ static void report_fig_skip(const report *r, FILE *fp, int p, report_fig_buf *b)
             continue;
         report_pair_label(b->label[n], r, c);
         b->lp[n] = b->label[n];
-        const sr_stats_summary *s[2] = { &r->cfg[c->base_idx].sum[p][M_SKIP10], &c->sum[p][M_SKIP10] };
+        const sr_stats_summary *s[2] = { &r->cfg[c->base_idx].sum[p][M_SKIP10],
+                                         &c->sum[p][M_SKIP10] };
         for (int q = 0; q < 2; q++) {
             b->mean[2 * n + q] = s[q]->mean;
             b->lo[2 * n + q] = s[q]->ci_low;
@@ -1333,8 +1357,8 @@ static sr_err report_fig_gain(const report *r, FILE *fp, int p, report_fig_buf *
     char title[160];
     snprintf(title, sizeof title, "Relative change of HR@K against the base (%s)",
              report_protocol_words(p));
-    return svg_line_chart(fp, title, "K", "change of HR@K (%)", n, b->lp, b->xp, b->yp, b->ns, 4, ks,
-                          true);
+    return svg_line_chart(fp, title, "K", "change of HR@K (%)", n, b->lp, b->xp, b->yp, b->ns, 4,
+                          ks, true);
 }
 
 static sr_err report_fig_curves(const report *r, FILE *fp, report_fig_buf *b)
@@ -1367,8 +1391,8 @@ static sr_err report_fig_curves(const report *r, FILE *fp, report_fig_buf *b)
         n++;
     }
     err = svg_line_chart(fp, "Validation metric during training, mean over the seeds at each step",
-                         "training step", "validation metric", n, b->lp, b->xp, b->yp, b->ns, 0, NULL,
-                         false);
+                         "training step", "validation metric", n, b->lp, b->xp, b->yp, b->ns, 0,
+                         NULL, false);
     free(v);
     return err;
 }
@@ -1397,7 +1421,7 @@ static bool md_next_seed(const report_config *c, int64_t after, bool first, int6
 /* "1-5, 7, 9, 10": the seeds of c, both protocols together. */
 static void md_seeds(FILE *fp, const report_config *c)
 {
-    int64_t lo, hi, s;
+    int64_t lo = 0, hi = 0, s = 0;
     if (!md_next_seed(c, 0, true, &lo))
         return;
     hi = lo;
@@ -1421,7 +1445,8 @@ static void md_seeds(FILE *fp, const report_config *c)
 static void md_configs(const report *r, FILE *fp)
 {
     fputs("## Configurations\n\n", fp);
-    fputs("| configuration | model | base | seeds | best step (mean) | training time (mean) |\n", fp);
+    fputs("| configuration | model | base | seeds | best step (mean) | training time (mean) |\n",
+          fp);
     fputs("| --- | --- | --- | --- | ---: | ---: |\n", fp);
     for (size_t i = 0; i < r->n_cfg; i++) {
         const report_config *c = &r->cfg[i];
@@ -1511,8 +1536,8 @@ static void md_rel_table(const report *r, FILE *fp, int p)
           "seed), in percent of the base's mean; two-sided p-values of the paired t-test (t) and "
           "the Wilcoxon signed-rank test (W) over those pairs, `-` with fewer than two pairs. "
           "The Wilcoxon p-value is exact unless differences tie or are zero (then the normal "
-          "approximation). **Bold**: p < 0.05. For Skip-MRR@10 a negative change means skipped tracks are ranked "
-          "lower, as intended.\n\n",
+          "approximation). **Bold**: p < 0.05. For Skip-MRR@10 a negative change means skipped "
+          "tracks are ranked lower, as intended.\n\n",
           fp);
     fputs("| configuration | base | pairs |", fp);
     for (int k = 0; k < REPORT_N_METRICS; k++)
@@ -1551,7 +1576,8 @@ static void md_figures(const report *r, FILE *fp, const report_figs *f)
     fprintf(fp, "![HR@10 and NDCG@10 per configuration, mean and %g%% CI](figures/metrics.svg)\n\n",
             100.0 * r->level);
     if (f->gain)
-        fputs("![Relative change of HR@K against the base, K = 1, 5, 10, 20](figures/gain_vs_k.svg)\n\n",
+        fputs("![Relative change of HR@K against the base, K = 1, 5, 10, 20]"
+              "(figures/gain_vs_k.svg)\n\n",
               fp);
     if (f->skip)
         fputs("![Skip-MRR@10 of each configuration beside its base (lower is better)]"
@@ -1581,8 +1607,9 @@ static void md_protocol(const report *r, FILE *fp, int p, const report_figs *f)
               "2020). These numbers are shown for comparison with the papers only; they are not a "
               "result of this experiment.\n\n",
               fp);
-        fprintf(fp, "Cells: mean over seeds [%g%% confidence interval]. Skip-MRR@10: lower is "
-                    "better.\n\n",
+        fprintf(fp,
+                "Cells: mean over seeds [%g%% confidence interval]. Skip-MRR@10: lower is "
+                "better.\n\n",
                 100.0 * r->level);
     }
     md_summary_table(r, fp, p);
@@ -1609,21 +1636,22 @@ static void md_reading_metric(FILE *fp, int k, const report_cmp *m)
     bool higher = m->t.stat > 0.0;
     const char *dir = higher ? "higher" : "lower";
     if (report_significant(m)) {
-        fprintf(fp, " %s is significantly %s (%s; p = %s t-test, %s Wilcoxon%s)", label, dir, rel, pt,
-                pw, approx);
+        fprintf(fp, " %s is significantly %s (%s; p = %s t-test, %s Wilcoxon%s)", label, dir, rel,
+                pt, pw, approx);
         if (k == M_SKIP10)
             fprintf(fp, ": skipped tracks are ranked %s", dir);
         fputc('.', fp);
         return;
     }
     if (k == M_SKIP10)
-        fprintf(fp, " %s %s (%s: skipped tracks ranked %s on average): no significant difference", label,
-                rel, dir, dir);
+        fprintf(fp, " %s %s (%s: skipped tracks ranked %s on average): no significant difference",
+                label, rel, dir, dir);
     else
         fprintf(fp, " %s %s: no significant difference", label, rel);
     fprintf(fp, " (p = %s t-test, %s Wilcoxon%s", pt, pw, approx);
     if (m->t.p < REPORT_ALPHA || m->w.p < REPORT_ALPHA)
-        fprintf(fp, "; p < 0.05 under the %s only", m->t.p < REPORT_ALPHA ? "t-test" : "Wilcoxon test");
+        fprintf(fp, "; p < 0.05 under the %s only",
+                m->t.p < REPORT_ALPHA ? "t-test" : "Wilcoxon test");
     fputs(").", fp);
 }
 
@@ -1637,13 +1665,14 @@ static double report_wilcoxon_floor(int n)
 static void md_reading_config(const report *r, FILE *fp, const report_config *c, int p)
 {
     if (c->base_idx < 0) {
-        fprintf(fp, "- `%s`: its base `%s` has no results, so there is nothing to compare.\n", c->name,
-                c->base);
+        fprintf(fp, "- `%s`: its base `%s` has no results, so there is nothing to compare.\n",
+                c->name, c->base);
         return;
     }
     const report_cmp *nd = &c->cmp[p][M_NDCG10], *hr = &c->cmp[p][M_HR10];
     int pairs = hr->n_pairs;
-    fprintf(fp, "- `%s` against `%s` (%d paired seed%s):", c->name, c->base, pairs, pairs == 1 ? "" : "s");
+    fprintf(fp, "- `%s` against `%s` (%d paired seed%s):", c->name, c->base, pairs,
+            pairs == 1 ? "" : "s");
     if (!report_compared(r, c, p) || pairs == 0) {
         fputs(" no seed in common with its base under this protocol, so nothing to compare.\n", fp);
         return;
@@ -1652,8 +1681,9 @@ static void md_reading_config(const report *r, FILE *fp, const report_config *c,
         char a[32], b[32];
         report_fmt_rel(a, sizeof a, nd->rel);
         report_fmt_rel(b, sizeof b, hr->rel);
-        fprintf(fp, " one pair allows no test; NDCG@10 %s and HR@10 %s are the differences of single "
-                    "runs - no significant difference can be claimed.\n",
+        fprintf(fp,
+                " one pair allows no test; NDCG@10 %s and HR@10 %s are the differences of single "
+                "runs - no significant difference can be claimed.\n",
                 a, b);
         return;
     }
@@ -1671,7 +1701,8 @@ static void md_reading_config(const report *r, FILE *fp, const report_config *c,
     int n_floored = 0, wn = 0;
     for (size_t q = 0; q < SR_COUNTOF(report_tested_metrics); q++) {
         const report_cmp *m = &c->cmp[p][report_tested_metrics[q]];
-        if (m->tested && m->w.exact && m->w.n > 0 && report_wilcoxon_floor(m->w.n) >= REPORT_ALPHA) {
+        if (m->tested && m->w.exact && m->w.n > 0 &&
+            report_wilcoxon_floor(m->w.n) >= REPORT_ALPHA) {
             floored[n_floored++] = report_metric_labels[report_tested_metrics[q]];
             wn = SR_MAX(wn, m->w.n);
         }
@@ -1680,8 +1711,9 @@ static void md_reading_config(const report *r, FILE *fp, const report_config *c,
         int need = wn;
         while (report_wilcoxon_floor(need) >= REPORT_ALPHA)
             need++;
-        fprintf(fp, " With %d non-zero paired difference%s the exact Wilcoxon p-value cannot go below "
-                    "2/2^%d = %.4g, so p < 0.05 under both tests is out of reach for ",
+        fprintf(fp,
+                " With %d non-zero paired difference%s the exact Wilcoxon p-value cannot go below "
+                "2/2^%d = %.4g, so p < 0.05 under both tests is out of reach for ",
                 wn, wn == 1 ? "" : "s", wn, report_wilcoxon_floor(wn));
         for (int q = 0; q < n_floored; q++)
             fprintf(fp, "%s%s", q == 0 ? "" : q == n_floored - 1 ? " and " : ", ", floored[q]);
@@ -1713,7 +1745,8 @@ static void md_reading(const report *r, FILE *fp)
             for (size_t j = 0; j < r->n_cfg; j++)
                 is_base = is_base || r->cfg[j].base_idx == (int)i;
             if (!is_base)
-                fprintf(fp, "- `%s` has no base and is no configuration's base: shown for reference.\n",
+                fprintf(fp,
+                        "- `%s` has no base and is no configuration's base: shown for reference.\n",
                         c->name);
             continue;
         }
@@ -1730,8 +1763,8 @@ static void md_reading(const report *r, FILE *fp)
         char a[32], b[32];
         report_fmt_rel(a, sizeof a, c->cmp[REPORT_SAMPLED][M_NDCG10].rel);
         report_fmt_rel(b, sizeof b, c->cmp[REPORT_SAMPLED][M_HR10].rel);
-        fprintf(fp, " `%s` against `%s` changes NDCG@10 by %s and HR@10 by %s there.", c->name, c->base,
-                a, b);
+        fprintf(fp, " `%s` against `%s` changes NDCG@10 by %s and HR@10 by %s there.", c->name,
+                c->base, a, b);
     }
     fputc('\n', fp);
 }
@@ -1760,8 +1793,8 @@ static void report_write_md(const report *r, FILE *fp, const sr_report_info *inf
 
 enum { OUT_SUMMARY, OUT_REPORT, OUT_METRICS, OUT_GAIN, OUT_SKIP, OUT_CURVES, REPORT_N_OUTS };
 static const char *const report_out_names[REPORT_N_OUTS] = {
-    "summary.csv", "REPORT.md", "figures/metrics.svg", "figures/gain_vs_k.svg",
-    "figures/skip_mrr.svg", "figures/valid_curves.svg"
+    "summary.csv",           "REPORT.md",            "figures/metrics.svg",
+    "figures/gain_vs_k.svg", "figures/skip_mrr.svg", "figures/valid_curves.svg",
 };
 
 static sr_err report_mkdir(const char *path)
@@ -1780,7 +1813,8 @@ sr_err sr_report_write(const char *dir, const sr_report_info *info)
         return sr_errorf(SR_ERR_ARG, "sr_report_write: no directory");
     double level = info ? info->level : 0.95;
     if (!(level > 0.0 && level < 1.0))
-        return sr_errorf(SR_ERR_ARG, "sr_report_write: confidence level %g is not in (0, 1)", level);
+        return sr_errorf(SR_ERR_ARG, "sr_report_write: confidence level %g is not in (0, 1)",
+                         level);
     sr_err err = SR_OK;
     report r;
     memset(&r, 0, sizeof r);
@@ -1854,7 +1888,8 @@ sr_err sr_report_write(const char *dir, const sr_report_info *info)
             continue;
         }
         if (rename(out[o].tmp, out[o].path) != 0) {
-            err = sr_errorf(SR_ERR_IO, "rename %s -> %s: %s", out[o].tmp, out[o].path, strerror(errno));
+            err = sr_errorf(SR_ERR_IO, "rename %s -> %s: %s", out[o].tmp, out[o].path,
+                            strerror(errno));
             goto done;
         }
         free(out[o].tmp); /* renamed: nothing left to remove */

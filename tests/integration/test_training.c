@@ -304,11 +304,80 @@ static void test_train_kill_resume_evaluate_recommend(void **state)
                      1);
 }
 
+/* An experiment through the daemon: a report with every file, finished
+ * runs reused when it is run again (its results unchanged), a spec error
+ * named. */
+static void test_experiment_report_and_resume(void **state)
+{
+    (void)state;
+    char out[65536], v[256];
+    tt_start_daemon();
+    assert_int_equal(tt_ctl(out, sizeof out, "synth", "--out", "e.csv", "--sessions", "600",
+                            "--tracks", "120", "--seed", "4", (char *)NULL), 0);
+    assert_int_equal(tt_ctl(out, sizeof out, "ingest", "e.csv", "--name", "e", (char *)NULL), 0);
+    char spec[600];
+    sr_test_path_buf(spec, sizeof spec, "mini.spec");
+    sr_test_write_text(spec, "[experiment]\ntitle = Mini\nseeds = 2\n\n"
+                             "[config s]\nmodel = sasrec\nset = dim=8\nset = layers=1\n"
+                             "set = heads=1\nset = max_steps=12\nset = eval_every=6\n"
+                             "set = lambda=0\n\n"
+                             "[config s+skip]\nmodel = sasrec\nbase = s\nset = dim=8\n"
+                             "set = layers=1\nset = heads=1\nset = max_steps=12\n"
+                             "set = eval_every=6\nset = lambda=1\n\n"
+                             "[config pop]\nmodel = pop\n");
+    int rc = tt_ctl(out, sizeof out, "--json", "experiment", "run", spec, "--out", "exp",
+                    "--dataset", "e", "--wait", (char *)NULL);
+    if (rc != 0)
+        fail_msg("experiment exited %d: %s", rc, out);
+    assert_true(tt_json(out, "state", v, sizeof v));
+    assert_string_equal(v, "done");
+    const char *files[] = { "results.csv", "summary.csv", "REPORT.md", "figures/metrics.svg",
+                            "figures/gain_vs_k.svg", "figures/skip_mrr.svg",
+                            "runs/s.s1.result.csv", "runs/s+skip.s2.history.csv" };
+    char path[900];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/exp/%s", tt.data, files[i]);
+        if (!sr_test_exists(path))
+            fail_msg("missing %s", path);
+    }
+    /* 3 configurations x 2 seeds x 2 protocols + the header */
+    snprintf(path, sizeof path, "%s/exp/results.csv", tt.data);
+    size_t len = 0;
+    char *first = sr_test_read_file(path, &len);
+    assert_non_null(first);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += first[i] == '\n';
+    assert_int_equal(lines, 1 + 3 * 2 * 2);
+    snprintf(path, sizeof path, "%s/exp/REPORT.md", tt.data);
+    char *report = sr_test_read_file(path, &len);
+    assert_non_null(report);
+    assert_non_null(strstr(report, "Sampled protocol"));
+    free(report);
+
+    /* again: every run is reused, results.csv is the same */
+    rc = tt_ctl(out, sizeof out, "--json", "experiment", "run", spec, "--out", "exp", "--dataset",
+                "e", "--wait", (char *)NULL);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/exp/results.csv", tt.data);
+    char *second = sr_test_read_file(path, &len);
+    assert_non_null(second);
+    assert_string_equal(first, second);
+    free(first);
+    free(second);
+
+    /* a spec error names the line */
+    sr_test_write_text(spec, "[experiment]\nseeds = 0\n[config a]\nmodel = pop\n");
+    assert_int_equal(tt_ctl(out, sizeof out, "experiment", "run", spec, "--out", "exp2",
+                            "--dataset", "e", (char *)NULL), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_train_kill_resume_evaluate_recommend, tt_setup,
                                         tt_teardown),
+        cmocka_unit_test_setup_teardown(test_experiment_report_and_resume, tt_setup, tt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,7 @@ typedef struct row {
     const char *config, *base, *model;
     int seed;
     const char *protocol;
-    double hr10, ndcg10, skip10;  /* NaN: empty field */
+    double hr10, ndcg10, skip10; /* NaN: empty field */
 } row;
 
 /* The seven reported metrics of a row: HR@10, NDCG@10 and Skip-MRR@10 as
@@ -81,7 +81,8 @@ static void write_results(const char *dir, const row *rows, size_t n)
                 }
             }
         }
-        fprintf(fp, ",1000,800,200,3,2,1,%s,15.5,0\n", strcmp(r->protocol, "full") == 0 ? "0.3" : "");
+        fprintf(fp, ",1000,800,200,3,2,1,%s,15.5,0\n",
+                strcmp(r->protocol, "full") == 0 ? "0.3" : "");
     }
     assert_int_equal(fclose(fp), 0);
 }
@@ -108,25 +109,34 @@ static const double bsk_hr[N_BERT] = { 0.170, 0.170, 0.150 };
 static const double bsk_nd[N_BERT] = { 0.080, 0.070, 0.074 };
 static const double bsk_sk[N_BERT] = { 0.063, 0.062, 0.057 };
 
+static row mkrow(const char *config, const char *base, const char *model, int seed,
+                 const char *protocol, double hr10, double ndcg10, double skip10)
+{
+    row r = { config, base, model, seed, protocol, hr10, ndcg10, skip10 };
+    return r;
+}
+
 static size_t main_rows(row *out)
 {
     size_t n = 0;
     for (int p = 0; p < 2; p++) {
-        const char *proto = p == 0 ? "full" : "sampled";
+        const char *pr = p == 0 ? "full" : "sampled";
         const double f = p == 0 ? 1.0 : 2.0;
         for (int s = 0; s < N_SAS; s++) {
-            out[n++] = (row){ "sasrec", "", "sasrec", s + 1, proto, f * sas_hr[s], f * sas_nd[s], f * sas_sk[s] };
-            out[n++] = (row){ "sasrec+skip", "sasrec", "sasrec", s + 1, proto, f * sk_hr[s], f * sk_nd[s],
-                              f * sk_sk[s] };
+            out[n++] = mkrow("sasrec", "", "sasrec", s + 1, pr, f * sas_hr[s], f * sas_nd[s],
+                             f * sas_sk[s]);
+            out[n++] = mkrow("sasrec+skip", "sasrec", "sasrec", s + 1, pr, f * sk_hr[s],
+                             f * sk_nd[s], f * sk_sk[s]);
         }
         for (int s = 0; s < N_BERT; s++) {
-            out[n++] = (row){ "bert4rec", "", "bert4rec", s + 1, proto, f * bert_hr[s], f * bert_nd[s],
-                              f * bert_sk[s] };
-            out[n++] = (row){ "bert4rec+skip", "bert4rec", "bert4rec", s + 1, proto, f * bsk_hr[s],
-                              f * bsk_nd[s], f * bsk_sk[s] };
+            out[n++] = mkrow("bert4rec", "", "bert4rec", s + 1, pr, f * bert_hr[s],
+                             f * bert_nd[s], f * bert_sk[s]);
+            out[n++] = mkrow("bert4rec+skip", "bert4rec", "bert4rec", s + 1, pr, f * bsk_hr[s],
+                             f * bsk_nd[s], f * bsk_sk[s]);
         }
-        out[n++] = (row){ "pop", "", "pop", 0, proto, f * 0.05, f * 0.02, NAN };
-        out[n++] = (row){ "sasrec+skip-1s", "sasrec", "sasrec", 1, proto, f * 0.212, f * 0.105, f * 0.045 };
+        out[n++] = mkrow("pop", "", "pop", 0, pr, f * 0.05, f * 0.02, NAN);
+        out[n++] = mkrow("sasrec+skip-1s", "sasrec", "sasrec", 1, pr, f * 0.212, f * 0.105,
+                         f * 0.045);
     }
     /* rows may come in any order: reverse them */
     for (size_t i = 0; i < n / 2; i++) {
@@ -151,14 +161,19 @@ static void write_main_dataset(const char *dir)
     row rows[64];
     size_t n = main_rows(rows);
     write_results(dir, rows, n);
-    write_history(dir, "sasrec", 1, "step,epoch,loss,rec,nf,metric\n100,0,5.1,5.0,0.1,0.05\n200,1,4.2,4.1,0.1,0.07\n");
-    write_history(dir, "sasrec", 2, "step,epoch,loss,rec,nf,metric\n100,0,5.0,4.9,0.1,0.06\n200,1,4.1,4.0,0.1,\n");
-    write_history(dir, "sasrec+skip", 1, "step,epoch,loss,rec,nf,metric\n100,0,5.2,5.0,0.2,0.055\n");
+    write_history(
+        dir, "sasrec", 1,
+        "step,epoch,loss,rec,nf,metric\n100,0,5.1,5.0,0.1,0.05\n200,1,4.2,4.1,0.1,0.07\n");
+    write_history(dir, "sasrec", 2,
+                  "step,epoch,loss,rec,nf,metric\n100,0,5.0,4.9,0.1,0.06\n200,1,4.1,4.0,0.1,\n");
+    write_history(dir, "sasrec+skip", 1,
+                  "step,epoch,loss,rec,nf,metric\n100,0,5.2,5.0,0.2,0.055\n");
 }
 
 /* ---- reading the outputs ----------------------------------------------------- */
 
-static const sr_report_info default_info = { "Skip term on MSSD", "Data: synthetic test rows.", 0.95 };
+static const sr_report_info default_info = { "Skip term on MSSD", "Data: synthetic test rows.",
+                                             0.95 };
 
 static char *read_out(const char *name)
 {
@@ -199,7 +214,21 @@ static summary_row summary_find(const char *csv, const char *config, const char 
     return out;
 }
 
-enum { S_CONFIG, S_PROTOCOL, S_METRIC, S_N, S_MEAN, S_SD, S_LO, S_HI, S_BASE, S_REL, S_PT, S_PW, S_PAIRS };
+enum {
+    S_CONFIG,
+    S_PROTOCOL,
+    S_METRIC,
+    S_N,
+    S_MEAN,
+    S_SD,
+    S_LO,
+    S_HI,
+    S_BASE,
+    S_REL,
+    S_PT,
+    S_PW,
+    S_PAIRS
+};
 
 static double num(const char *s)
 {
@@ -450,7 +479,8 @@ static void test_report_summary_paired_tests_match_closed_forms(void **state)
     assert_string_equal(r.f[S_PAIRS], "3");
     SR_ASSERT_NEAR(num(r.f[S_PW]), 0.75, 1e-9);
     SR_ASSERT_NEAR(num(r.f[S_PT]), p_t_df2(hand_t(bsk_nd, bert_nd, N_BERT)), 1e-7);
-    SR_ASSERT_NEAR(num(r.f[S_REL]), hand_mean(bsk_nd, N_BERT) / hand_mean(bert_nd, N_BERT) - 1.0, 1e-9);
+    SR_ASSERT_NEAR(num(r.f[S_REL]), hand_mean(bsk_nd, N_BERT) / hand_mean(bert_nd, N_BERT) - 1.0,
+                   1e-9);
     /* HR@10 +20 +10 -5: W = 1, P(W+ <= 1) = 2/8 -> 0.5 */
     r = summary_find(csv, "bert4rec+skip", "full", "hr@10");
     SR_ASSERT_NEAR(num(r.f[S_PW]), 0.5, 1e-9);
@@ -492,7 +522,8 @@ static void test_report_markdown_sections_cells_and_reading(void **state)
     static const char head[] = "# Skip term on MSSD\n\nData: synthetic test rows.\n";
     assert_int_equal(strncmp(md, head, strlen(head)), 0);
     const char *full = strstr(md, "\n## Full-catalogue ranking\n");
-    const char *sampled = strstr(md, "\n## Sampled protocol (the authors' - for comparison only, not a result)\n");
+    const char *sampled =
+        strstr(md, "\n## Sampled protocol (the authors' - for comparison only, not a result)\n");
     const char *reading = strstr(md, "\n## Reading\n");
     assert_non_null(full);
     assert_non_null(sampled);
@@ -529,7 +560,8 @@ static void test_report_markdown_sections_cells_and_reading(void **state)
 
     /* the reading: nothing passes both tests, so nothing is called significant */
     assert_null(strstr(reading, "significantly"));
-    find_line(reading + 1, "- `bert4rec+skip` against `bert4rec` (3 paired seeds):", line, sizeof line);
+    find_line(reading + 1, "- `bert4rec+skip` against `bert4rec` (3 paired seeds):", line,
+              sizeof line);
     assert_non_null(strstr(line, "NDCG@10 +3.70%: no significant difference (p = "));
     /* SASRec: the t-test alone is below 0.05; the Wilcoxon floor is explained */
     find_line(reading + 1, "- `sasrec+skip` against `sasrec` (5 paired seeds):", line, sizeof line);
@@ -538,7 +570,8 @@ static void test_report_markdown_sections_cells_and_reading(void **state)
     assert_non_null(strstr(line, "cannot go below 2/2^5 = 0.0625"));
     assert_non_null(strstr(line, "Skip-MRR@10 -"));
     assert_non_null(strstr(line, "skipped tracks ranked lower on average"));
-    find_line(reading + 1, "- `sasrec+skip-1s` against `sasrec` (1 paired seed):", line, sizeof line);
+    find_line(reading + 1, "- `sasrec+skip-1s` against `sasrec` (1 paired seed):", line,
+              sizeof line);
     assert_non_null(strstr(line, "no significant difference can be claimed"));
     find_line(reading + 1, "- `pop` has no base", line, sizeof line);
     free(md);
@@ -552,9 +585,9 @@ static void test_report_six_seeds_all_better_is_significant_under_both_tests(voi
     static const double base_nd[6] = { 0.100, 0.104, 0.098, 0.102, 0.096, 0.101 };
     static const double diff[6] = { 0.004, 0.006, 0.005, 0.007, 0.0045, 0.0055 };
     for (int s = 0; s < 6; s++) {
-        rows[2 * s] = (row){ "a", "", "sasrec", s, "full", 0.2 + base_nd[s], base_nd[s], 0.05 };
-        rows[2 * s + 1] = (row){ "a+skip", "a", "sasrec", s, "full", 0.2 + base_nd[s] + diff[s],
-                                 base_nd[s] + diff[s], 0.05 - diff[s] };
+        rows[2 * s] = mkrow("a", "", "sasrec", s, "full", 0.2 + base_nd[s], base_nd[s], 0.05);
+        rows[2 * s + 1] = mkrow("a+skip", "a", "sasrec", s, "full", 0.2 + base_nd[s] + diff[s],
+                                base_nd[s] + diff[s], 0.05 - diff[s]);
     }
     write_results(sr_test_dir(), rows, 12);
     assert_int_equal(sr_report_write(sr_test_dir(), &default_info), SR_OK);
@@ -792,7 +825,8 @@ static void test_report_missing_results_is_notfound(void **state)
 static void test_report_missing_metric_column_is_column_error(void **state)
 {
     (void)state;
-    sr_test_write_text(sr_test_path("results.csv"), "config,base,model,seed,protocol\na,,sasrec,1,full\n");
+    sr_test_write_text(sr_test_path("results.csv"),
+                       "config,base,model,seed,protocol\na,,sasrec,1,full\n");
     assert_int_equal(sr_report_write(sr_test_dir(), &default_info), SR_ERR_COLUMN);
     assert_no_outputs(1);
 }
@@ -801,7 +835,8 @@ static void test_report_malformed_history_names_file_and_line(void **state)
 {
     (void)state;
     write_small_results();
-    write_history(sr_test_dir(), "b", 2, "step,epoch,loss,rec,nf,metric\n100,0,1,1,0,0.1\n200,1,1,1,0,abc\n");
+    write_history(sr_test_dir(), "b", 2,
+                  "step,epoch,loss,rec,nf,metric\n100,0,1,1,0,0.1\n200,1,1,1,0,abc\n");
     assert_int_equal(sr_report_write(sr_test_dir(), &default_info), SR_ERR_FORMAT);
     assert_non_null(strstr(sr_errmsg(), "runs/b.s2.history.csv:3:"));
     assert_no_outputs(2);
