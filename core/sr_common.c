@@ -38,10 +38,14 @@ const char *sr_err_name(sr_err e)
 
 sr_err sr_errorf(sr_err e, const char *fmt, ...)
 {
+    /* formatted aside first: a caller may pass sr_errmsg() itself as an
+     * argument, to add context to the error it is passing on */
+    char msg[sizeof sr_last_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sr_last_msg, sizeof sr_last_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(sr_last_msg, msg, sizeof msg);
     return e;
 }
 

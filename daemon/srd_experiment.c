@@ -250,7 +250,7 @@ sr_err srd_experiment_parse(sr_str text, srd_exp_spec *out)
         }
         if (srd_exp_neural(c)) {
             sr_train_config tc;
-            sr_err e = srd_exp_train_config(c, 1, &tc);
+            sr_err e = srd_exp_train_config(c, 1, &tc); /* names the configuration */
             if (e != SR_OK)
                 return e;
             tc.model.I = 2; /* stand-ins: the run sets both */
