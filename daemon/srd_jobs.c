@@ -340,7 +340,8 @@ static bool srd_job_exp_progress(void *ud, const srd_exp_progress *p)
         r->job->p = p->train;
         r->job->has_progress = true;
     }
-    snprintf(r->job->phase, sizeof r->job->phase, "%s", p->training ? p->train.phase : "run");
+    /* between training reports a run is evaluating (or fitting a baseline) */
+    snprintf(r->job->phase, sizeof r->job->phase, "%s", p->training ? p->train.phase : "evaluate");
     bool go = srd_job_keep_going(r);
     pthread_mutex_unlock(&r->j->lock);
     return go;

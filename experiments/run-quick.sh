@@ -5,6 +5,7 @@
 # KuaiRand like/hate events (CC BY-SA 4.0, Gao et al., CIKM 2022) read from
 # ../shared/data through the generic reader. Starts a private daemon.
 # usage: experiments/run-quick.sh [BUILD_DIR [RESULTS_DIR [SPEC]]]
+#   QUICK_DATASETS="synth-informative ..." runs only those of the three datasets.
 #   RESULTS_DIR (default ./quick-results) receives <dataset>/REPORT.md, summary.csv,
 #   results.csv, figures/ and runs/*.history.csv (not the model files).
 set -eu
@@ -45,12 +46,13 @@ if [ -f "$SHARED/kuairand-like-hate/kuairand27k_like_hate_kcore15.tsv" ]; then
     echo "== data: KuaiRand like/hate (real, CC BY-SA 4.0), temporal split"
     cp "$SHARED/kuairand-like-hate/kuairand27k_like_hate_kcore15.tsv" "$WORK/data/"
     "$CTL" ingest kuairand27k_like_hate_kcore15.tsv --name kuairand --format events \
-        --config configs/kuairand.ini --split temporal >/dev/null
+        --config configs/kuairand.ini --split leave-last >/dev/null
     DATASETS="$DATASETS kuairand"
 else
     echo "run-quick: $SHARED/kuairand-like-hate not found; KuaiRand skipped" >&2
 fi
 "$CTL" datasets
+DATASETS=${QUICK_DATASETS:-$DATASETS}
 
 for d in $DATASETS; do
     echo "== experiment on $d"

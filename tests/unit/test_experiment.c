@@ -83,6 +83,15 @@ static void test_paper_spec_has_the_matrix(void **state)
     free(s);
 }
 
+static void test_converge_spec_parses(void **state)
+{
+    (void)state;
+    srd_exp_spec *s = parse_file("experiments/converge.spec");
+    assert_int_equal(s->n_configs, 2);
+    assert_string_equal(find(s, "sasrec+skip")->base, "sasrec");
+    free(s);
+}
+
 static void expect_refused(const char *text, const char *needle)
 {
     srd_exp_spec *s = malloc(sizeof *s);
@@ -135,6 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_spec_parses),
         cmocka_unit_test(test_paper_spec_has_the_matrix),
+        cmocka_unit_test(test_converge_spec_parses),
         cmocka_unit_test(test_spec_mistakes_are_named),
         cmocka_unit_test(test_spec_defaults),
     };
