@@ -30,6 +30,8 @@ enum {
     ST_FINISHED,      /* 1 once the job completed */
     ST_STOPPED_EARLY,
     ST_LOSS_N,        /* steps in the loss sums */
+    ST_PENDING_EVAL,  /* 1: the validation due at ST_STEP has not completed (cancelled
+                       * during it): a resumed job runs it before the next step */
     ST_COUNT
 };
 /* "state.f64": best metric, loss sums since the last validation. */
@@ -241,8 +243,31 @@ static void pick_metric(void *ctx, const char *key, double value, bool is_count)
     }
 }
 
+/* Progress during a validation: the caller's callback after the first batch
+ * of queries and then about once a second (phase "validate"), so cancel and
+ * shutdown need not wait for a long validation. */
+typedef struct valid_progress {
+    sr_train_progress_fn fn;
+    void *ud;
+    sr_train_progress p;
+    double last;
+} valid_progress;
+
+static bool valid_progress_cb(void *ud, const char *phase, uint64_t done, uint64_t total)
+{
+    (void)phase;
+    (void)done;
+    (void)total;
+    valid_progress *v = ud;
+    double t = now_s();
+    if (!v->fn || t - v->last < 1.0)
+        return true;
+    v->last = t;
+    return v->fn(v->ud, &v->p);
+}
+
 static sr_err validate(const sr_store *st, const sr_train_config *c, sr_model_scorer *sc,
-                       double *metric)
+                       valid_progress *vp, double *metric)
 {
     sr_eval_config ec = sr_eval_config_default();
     ec.split = SR_SPLIT_VALID;
@@ -250,7 +275,7 @@ static sr_err validate(const sr_store *st, const sr_train_config *c, sr_model_sc
     ec.max_queries = c->valid_queries;
     ec.seed = c->model.seed;
     sr_eval_result r;
-    sr_err e = sr_eval_run(st, sr_model_scorer_get(sc), &ec, NULL, NULL, &r);
+    sr_err e = sr_eval_run(st, sr_model_scorer_get(sc), &ec, valid_progress_cb, vp, &r);
     if (e != SR_OK)
         return e;
     metric_pick p = { c->metric, NAN, false };
@@ -348,46 +373,67 @@ sr_err sr_train_run(const sr_store *st, const sr_train_config *c_in, const sr_tr
     uint64_t win_steps = 0, win_seqs = 0, run_steps = 0;
     double last_metric = s.u[ST_EVALS] ? s.history[(s.u[ST_EVALS] - 1) * H_COLS + H_METRIC] : NAN;
 
-    while (!s.u[ST_FINISHED] && s.u[ST_STEP] < total) {
-        const int32_t *tracks;
-        const uint8_t *skipped, *valid;
-        bool epoch_end = false;
-        int n = sr_batcher_next(bt, &tracks, &skipped, &valid, &epoch_end);
-        sr_model_batch b = { n, tracks, skipped, valid, s.u[ST_STEP], NULL, NULL, NULL };
-        sr_optim_report rep;
-        e = sr_optim_step(o, m, &b, ctx, &rep);
-        if (e != SR_OK)
-            goto done;
-        s.u[ST_STEP]++;
-        run_steps++;
-        if (!rep.skipped) {
-            s.f[SF_LOSS] += rep.parts.total;
-            s.f[SF_REC] += rep.parts.rec;
-            s.f[SF_NF] += rep.parts.nf;
-            s.u[ST_LOSS_N]++;
-            win_loss += rep.parts.total;
-            win_rec += rep.parts.rec;
-            win_nf += rep.parts.nf;
+    /* a job cancelled during a validation resumes with that validation */
+    bool pending = s.u[ST_PENDING_EVAL] != 0;
+    while (!s.u[ST_FINISHED] && (pending || s.u[ST_STEP] < total)) {
+        bool do_eval = pending;
+        if (!pending) {
+            const int32_t *tracks;
+            const uint8_t *skipped, *valid;
+            bool epoch_end = false;
+            int n = sr_batcher_next(bt, &tracks, &skipped, &valid, &epoch_end);
+            sr_model_batch b = { n, tracks, skipped, valid, s.u[ST_STEP], NULL, NULL, NULL };
+            sr_optim_report rep;
+            e = sr_optim_step(o, m, &b, ctx, &rep);
+            if (e != SR_OK)
+                goto done;
+            s.u[ST_STEP]++;
+            run_steps++;
+            if (!rep.skipped) {
+                s.f[SF_LOSS] += rep.parts.total;
+                s.f[SF_REC] += rep.parts.rec;
+                s.f[SF_NF] += rep.parts.nf;
+                s.u[ST_LOSS_N]++;
+                win_loss += rep.parts.total;
+                win_rec += rep.parts.rec;
+                win_nf += rep.parts.nf;
+            }
+            win_steps++;
+            win_seqs += (uint64_t)n;
+            sr_batch_pos pos = sr_batcher_pos(bt);
+            s.u[ST_POS_EPOCH] = pos.epoch;
+            s.u[ST_POS_CURSOR] = pos.cursor;
+            s.u[ST_POS_WINDOW] = pos.window;
+            s.u[ST_POS_BATCH] = pos.batch;
+            s.u[ST_OPT_T] = (uint64_t)sr_optim_steps(o);
+            s.u[ST_OPT_SKIPPED] = (uint64_t)sr_optim_skipped(o);
+            do_eval = (c.eval_every ? s.u[ST_STEP] % c.eval_every == 0 : epoch_end) ||
+                      s.u[ST_STEP] == total;
         }
-        win_steps++;
-        win_seqs += (uint64_t)n;
-        sr_batch_pos pos = sr_batcher_pos(bt);
-        s.u[ST_POS_EPOCH] = pos.epoch;
-        s.u[ST_POS_CURSOR] = pos.cursor;
-        s.u[ST_POS_WINDOW] = pos.window;
-        s.u[ST_POS_BATCH] = pos.batch;
-        s.u[ST_OPT_T] = (uint64_t)sr_optim_steps(o);
-        s.u[ST_OPT_SKIPPED] = (uint64_t)sr_optim_skipped(o);
 
         const uint64_t step = s.u[ST_STEP];
         bool last = step == total;
-        bool do_eval = (c.eval_every ? step % c.eval_every == 0 : epoch_end) || last;
         bool stop = false;
         if (do_eval) {
             double metric = NAN;
-            e = validate(st, &c, sc, &metric);
+            valid_progress vp = { progress, ud, { "validate", step, total, s.u[ST_POS_EPOCH],
+                                                  NAN, NAN, NAN, NAN, now_s() - t0, NAN,
+                                                  last_metric, s.f[SF_BEST],
+                                                  s.u[ST_BEST_STEP] }, -1e300 };
+            s.u[ST_PENDING_EVAL] = 1;
+            e = validate(st, &c, sc, &vp, &metric);
+            if (e == SR_ERR_CANCELLED) {
+                /* stopped mid-validation: the checkpoint says it is still due */
+                e = write_checkpoint(files->checkpoint, config_text, files->meta, m, o, &s);
+                if (e == SR_OK)
+                    e = sr_errorf(SR_ERR_CANCELLED, "training cancelled during the validation "
+                                  "at step %llu (checkpoint written)", (unsigned long long)step);
+                goto done;
+            }
             if (e != SR_OK)
                 goto done;
+            s.u[ST_PENDING_EVAL] = 0;
+            pending = false;
             last_metric = metric;
             double ln = s.u[ST_LOSS_N] ? (double)s.u[ST_LOSS_N] : NAN;
             double row[H_COLS] = { (double)step, (double)s.u[ST_POS_EPOCH], s.f[SF_LOSS] / ln,

@@ -89,8 +89,11 @@ typedef struct sr_train_progress {
     uint64_t best_step;
 } sr_train_progress;
 
-/* Called about every second of training and after each validation; return
- * false to stop: the job writes a checkpoint and returns SR_ERR_CANCELLED. */
+/* Called about every second of training, during each validation (after its
+ * first batch of queries, then about every second) and after it; return
+ * false to stop: the job writes a checkpoint and returns SR_ERR_CANCELLED. A
+ * job stopped during a validation runs that validation again when resumed,
+ * so it still ends with the same model as an uninterrupted run. */
 typedef bool (*sr_train_progress_fn)(void *ud, const sr_train_progress *p);
 
 typedef struct sr_train_files {

@@ -294,11 +294,13 @@ static void test_resume_is_bit_identical(void **state)
     assert_true(sa.copied);
     assert_false(ra.resumed);
 
-    /* B: cancelled at the validation after step 40, then resumed */
+    /* B: cancelled during the validation after step 40 (the first "validate"
+     * report comes from inside it), then resumed: the validation runs again */
     stop_at sb = { 40, NULL, NULL, NULL, NULL, false, 0 };
     sr_train_files fb = { ck2, m2, NULL };
     sr_train_result rb;
     assert_int_equal(sr_train_run(st, &c, &fb, on_progress, &sb, &rb), SR_ERR_CANCELLED);
+    assert_non_null(strstr(sr_errmsg(), "during the validation"));
     assert_true(rb.steps >= 40 && rb.steps < ra.steps);
     assert_int_equal(sr_train_run(st, &c, &fb, NULL, NULL, &rb), SR_OK);
     assert_true(rb.resumed);
