@@ -70,6 +70,26 @@ sr_baseline_config sr_baseline_config_default(sr_baseline_kind kind)
     return c;
 }
 
+sr_err sr_baseline_config_set_line(sr_baseline_config *c, sr_str line)
+{
+    char buf[300], key[64];
+    long long v = 0;
+    char extra;
+    size_t n = line.len < sizeof buf - 1 ? line.len : sizeof buf - 1;
+    memcpy(buf, line.ptr, n);
+    buf[n] = '\0';
+    if (sscanf(buf, " %63[a-z_] = %lld %c", key, &v, &extra) != 2)
+        return sr_errorf(SR_ERR_ARG, "setting \"%s\": expected window=N or max_rules=N", buf);
+    if (strcmp(key, "window") == 0 && v >= 1 && v <= 1000)
+        c->window = (int)v;
+    else if (strcmp(key, "max_rules") == 0 && v >= 1 && v <= 1000000)
+        c->max_rules = (int)v;
+    else
+        return sr_errorf(SR_ERR_ARG, "setting \"%s\": baselines take window (1..1000) and "
+                         "max_rules (1..1000000)", buf);
+    return SR_OK;
+}
+
 struct sr_baseline {
     sr_baseline_config cfg;
     int32_t I;

@@ -52,6 +52,10 @@ typedef struct sr_baseline_config {
 
 sr_baseline_config sr_baseline_config_default(sr_baseline_kind kind);
 
+/* Apply one "key=value" (or "key = value") setting: window (1..1000) or
+ * max_rules (1..1000000). SR_ERR_ARG naming the line otherwise (c unchanged). */
+sr_err sr_baseline_config_set_line(sr_baseline_config *c, sr_str line);
+
 typedef struct sr_baseline sr_baseline;
 
 /* Fit on the training parts of st. progress (may be NULL): phase "fit",

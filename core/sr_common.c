@@ -2,6 +2,7 @@
 #include "sr_common.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,4 +158,51 @@ sr_err sr_fsync_dir_of(const char *path)
         close(fd);
     free(dir);
     return err;
+}
+
+bool sr_kv_copy(sr_str text, const char *key, char *out, size_t cap)
+{
+    sr_str v;
+    if (!sr_kv_find(text, key, &v) || v.len >= cap)
+        return false;
+    memcpy(out, v.ptr, v.len);
+    out[v.len] = '\0';
+    return true;
+}
+
+sr_err sr_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX + 16];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return sr_errorf(SR_ERR_ARG, "path too long: %s", path);
+    int fd = sr_tmpfile_create(tmp, false);
+    if (fd < 0)
+        return sr_errorf(SR_ERR_IO, "create %s: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t k = write(fd, p + done, len - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            sr_err e = sr_errorf(SR_ERR_IO, "write %s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return e;
+        }
+        done += (size_t)k;
+    }
+    if (fsync(fd) != 0) {
+        sr_err e = sr_errorf(SR_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return e;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        sr_err e = sr_errorf(SR_ERR_IO, "write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return e;
+    }
+    return sr_fsync_dir_of(path);
 }

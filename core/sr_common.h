@@ -73,6 +73,9 @@ const char *sr_name_at(const char *const *names, size_t n, unsigned i);
  * config sections of model files): the rest of the first line that starts
  * with exactly "<key> = ". false when no line does. */
 bool sr_kv_find(sr_str text, const char *key, sr_str *value);
+/* sr_kv_find's value copied into out[cap] with a NUL; false when the key is
+ * absent or the value does not fit. */
+bool sr_kv_copy(sr_str text, const char *key, char *out, size_t cap);
 
 /* ---- logging --------------------------------------------------------------- */
 typedef enum sr_log_level {
@@ -106,6 +109,11 @@ void sr_assert_fail(const char *expr, const char *file, int line)
  * temporary name can never redirect the write elsewhere. Returns the fd, or
  * -1 with errno set. read_write adds read access. */
 int sr_tmpfile_create(const char *path, bool read_write);
+
+/* Write data[0..len) to `path` atomically: "<path>.tmp" (sr_tmpfile_create),
+ * fsync, rename, fsync of the directory. On failure no .tmp is left and an
+ * existing file at path is untouched. SR_ERR_IO naming the file. */
+sr_err sr_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* fsync the directory holding `path`, so a rename into it is durable
  * (the last step of every atomic write). SR_ERR_IO naming the directory. */

@@ -188,18 +188,9 @@ static sr_err srd_exp_baseline_config(const srd_exp_config *c, sr_baseline_confi
     *out = sr_baseline_config_default(strcmp(c->model, "sr") == 0 ? SR_BASELINE_RULES
                                                                   : SR_BASELINE_POP);
     for (int i = 0; i < c->n_set; i++) {
-        char key[64];
-        long long v = 0;
-        if (sscanf(c->set[i], " %63[a-z_] = %lld", key, &v) != 2)
-            return sr_errorf(SR_ERR_ARG, "[config %s]: set %s: expected window=N or max_rules=N",
-                             c->name, c->set[i]);
-        if (strcmp(key, "window") == 0 && v >= 1 && v <= 1000)
-            out->window = (int)v;
-        else if (strcmp(key, "max_rules") == 0 && v >= 1 && v <= 1000000)
-            out->max_rules = (int)v;
-        else
-            return sr_errorf(SR_ERR_ARG, "[config %s]: set %s: baselines take window (1..1000) "
-                             "and max_rules (1..1000000)", c->name, c->set[i]);
+        sr_err e = sr_baseline_config_set_line(out, sr_str_c(c->set[i]));
+        if (e != SR_OK)
+            return sr_errorf(SR_ERR_ARG, "[config %s]: %s", c->name, sr_errmsg());
     }
     return SR_OK;
 }
@@ -269,34 +260,6 @@ sr_err srd_experiment_parse(sr_str text, srd_exp_spec *out)
 }
 
 /* ---- files -------------------------------------------------------------------- */
-
-static sr_err srd_exp_write_text(const char *path, const char *text, size_t len)
-{
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = sr_tmpfile_create(tmp, false);
-    if (fd < 0)
-        return sr_errorf(SR_ERR_IO, "create %s: %s", tmp, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t k = write(fd, text + done, len - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            sr_err e = sr_errorf(SR_ERR_IO, "write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return e;
-        }
-        done += (size_t)k;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        sr_err e = sr_errorf(SR_ERR_IO, "write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return e;
-    }
-    return sr_fsync_dir_of(path);
-}
 
 static char *srd_exp_read_text(const char *path, size_t *len)
 {
@@ -480,7 +443,7 @@ static sr_err srd_exp_history(const char *model_path, const char *path)
         srd_text_add(&t, "%.0f,%.0f,%.9g,%.9g,%.9g,%.9g\n", h[i], h[i + 1], h[i + 2], h[i + 3],
                      h[i + 4], h[i + 5]);
     sr_ckpt_close(&ck);
-    e = t.oom ? sr_errorf(SR_ERR_NOMEM, "history") : srd_exp_write_text(path, t.p, t.len);
+    e = t.oom ? sr_errorf(SR_ERR_NOMEM, "history") : sr_write_file_atomic(path, t.p, t.len);
     free(t.p);
     return e;
 }
@@ -566,7 +529,7 @@ static sr_err srd_exp_one(const sr_store *st, const srd_exp_config *c, uint64_t 
         sr_eval_visit(k ? &samp : &full, srd_exp_row_key, &rx);
         srd_text_add(&t, "\n");
     }
-    e = t.oom ? sr_errorf(SR_ERR_NOMEM, "results") : srd_exp_write_text(res, t.p, t.len);
+    e = t.oom ? sr_errorf(SR_ERR_NOMEM, "results") : sr_write_file_atomic(res, t.p, t.len);
     free(t.p);
     if (e == SR_OK)
         unlink(ckpt); /* the run is complete: its checkpoint is no longer needed */
@@ -597,7 +560,7 @@ static sr_err srd_exp_collect(const srd_exp_args *a, const char *runs_dir, int *
     }
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/results.csv", a->out);
-    sr_err e = t.oom ? sr_errorf(SR_ERR_NOMEM, "results") : srd_exp_write_text(path, t.p, t.len);
+    sr_err e = t.oom ? sr_errorf(SR_ERR_NOMEM, "results") : sr_write_file_atomic(path, t.p, t.len);
     free(t.p);
     return e;
 }

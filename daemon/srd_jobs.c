@@ -120,19 +120,6 @@ static sr_err srd_job_persist(const srd_jobs *j, const srd_job *job)
     return e;
 }
 
-/* Value of `key` in "key = value" lines into out[cap] (cut to fit); false
- * when absent. */
-static bool srd_kv(sr_str text, const char *key, char *out, size_t cap)
-{
-    sr_str v;
-    if (!sr_kv_find(text, key, &v))
-        return false;
-    size_t n = v.len < cap - 1 ? v.len : cap - 1;
-    memcpy(out, v.ptr, n);
-    out[n] = '\0';
-    return true;
-}
-
 static sr_err srd_jobs_add(srd_jobs *j, srd_job *job)
 {
     if (j->n == j->cap) {
@@ -181,24 +168,24 @@ static void srd_jobs_load_one(srd_jobs *j, const char *path)
     memcpy(job->config, config.ptr, config.len);
     job->config[config.len] = '\0';
     int st = 0;
-    if (!srd_kv(text, "id", v, sizeof v) || sscanf(v, "%" SCNu64, &job->id) != 1 ||
-        job->id == 0 || !srd_kv(text, "kind", v, sizeof v) ||
+    if (!sr_kv_copy(text, "id", v, sizeof v) || sscanf(v, "%" SCNu64, &job->id) != 1 ||
+        job->id == 0 || !sr_kv_copy(text, "kind", v, sizeof v) ||
         srd_job_kind_parse(sr_str_c(v), &job->kind) != SR_OK ||
-        !srd_kv(text, "dataset", job->dataset, sizeof job->dataset) ||
-        !srd_kv(text, "model", job->model, sizeof job->model) ||
-        !srd_kv(text, "state", v, sizeof v) ||
+        !sr_kv_copy(text, "dataset", job->dataset, sizeof job->dataset) ||
+        !sr_kv_copy(text, "model", job->model, sizeof job->model) ||
+        !sr_kv_copy(text, "state", v, sizeof v) ||
         sr_name_parse(sr_str_c(v), srd_job_state_names, SR_COUNTOF(srd_job_state_names), "state",
                       &st) != SR_OK) {
         srd_warn("skipping job file %s: missing or bad fields", path);
         goto done;
     }
     job->state = (srd_job_state)st;
-    if (srd_kv(text, "created", v, sizeof v))
+    if (sr_kv_copy(text, "created", v, sizeof v))
         job->created = strtoll(v, NULL, 10);
-    srd_kv(text, "message", job->message, sizeof job->message);
-    if (srd_kv(text, "attempts", v, sizeof v))
+    sr_kv_copy(text, "message", job->message, sizeof job->message);
+    if (sr_kv_copy(text, "attempts", v, sizeof v))
         job->attempts = atoi(v);
-    srd_kv(text, "out", job->out, sizeof job->out);
+    sr_kv_copy(text, "out", job->out, sizeof job->out);
     if (job->state == SRD_JOB_RUNNING && job->attempts >= SRD_JOBS_MAX_ATTEMPTS) {
         job->state = SRD_JOB_FAILED;
         snprintf(job->message, sizeof job->message,
@@ -281,26 +268,13 @@ sr_err srd_jobs_baseline_config(srd_job_kind kind, sr_str text, sr_baseline_conf
     while (at < text.len) {
         const char *nl = memchr(text.ptr + at, '\n', text.len - at);
         size_t end = nl ? (size_t)(nl - text.ptr) : text.len;
-        char line[300];
-        size_t ll = end - at < sizeof line - 1 ? end - at : sizeof line - 1;
-        memcpy(line, text.ptr + at, ll);
-        line[ll] = '\0';
+        sr_str line = { text.ptr + at, end - at };
         at = end + 1;
-        char key[64];
-        long long v = 0;
-        char extra;
-        if (line[0] == '\0' || line[0] == '#')
+        if (line.len == 0 || line.ptr[0] == '#')
             continue;
-        if (sscanf(line, " %63[a-z_] = %lld %c", key, &v, &extra) != 2)
-            return sr_errorf(SR_ERR_ARG, "setting \"%s\": expected window=N or max_rules=N", line);
-        if (strcmp(key, "window") == 0 && v >= 1 && v <= 1000)
-            c.window = (int)v;
-        else if (strcmp(key, "max_rules") == 0 && v >= 1 && v <= 1000000)
-            c.max_rules = (int)v;
-        else
-            return sr_errorf(SR_ERR_ARG,
-                             "setting \"%s\": %s baselines take window (1..1000) and max_rules "
-                             "(1..1000000)", line, srd_job_kind_name(kind));
+        sr_err e = sr_baseline_config_set_line(&c, line);
+        if (e != SR_OK)
+            return e;
     }
     *out = c;
     return SR_OK;

@@ -139,23 +139,13 @@ bool srd_models_exists(srd_models *ms, const char *name)
 
 /* ---- loading ---------------------------------------------------------------- */
 
-static bool srd_kv_copy(sr_str text, const char *key, char *out, size_t cap)
-{
-    sr_str v;
-    if (!sr_kv_find(text, key, &v) || v.len >= cap)
-        return false;
-    memcpy(out, v.ptr, v.len);
-    out[v.len] = '\0';
-    return true;
-}
-
 /* Open the model's dataset and check it is the one the model was trained on. */
 static sr_err srd_model_open_dataset(srd_models *ms, srd_model *m, sr_str meta)
 {
     char created[32] = "", tracks[32] = "";
-    if (!srd_kv_copy(meta, "dataset", m->dataset, sizeof m->dataset) ||
-        !srd_kv_copy(meta, "dataset_created", created, sizeof created) ||
-        !srd_kv_copy(meta, "dataset_tracks", tracks, sizeof tracks))
+    if (!sr_kv_copy(meta, "dataset", m->dataset, sizeof m->dataset) ||
+        !sr_kv_copy(meta, "dataset_created", created, sizeof created) ||
+        !sr_kv_copy(meta, "dataset_tracks", tracks, sizeof tracks))
         return sr_errorf(SR_ERR_FORMAT, "model %s: meta names no dataset", m->name);
     char *path = m->store_path;
     snprintf(m->store_path, sizeof m->store_path, "%s/%s.store", ms->ops->datasets_dir,
@@ -208,7 +198,7 @@ static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat
     if (e == SR_OK)
         e = sr_ckpt_get_text(ck, "meta", &meta);
     if (e == SR_OK && (!sr_kv_find(meta, "format", &format) ||
-                       !srd_kv_copy(meta, "kind", m->kind, sizeof m->kind)))
+                       !sr_kv_copy(meta, "kind", m->kind, sizeof m->kind)))
         e = sr_errorf(SR_ERR_FORMAT, "%s: not a model file", path);
     if (e == SR_OK)
         e = srd_model_open_dataset(ms, m, meta);

@@ -524,9 +524,29 @@ static void test_evaluator_on_rules_matches_whole_scores(void **state)
     sr_store_close(&st);
 }
 
+/* The one parser of baseline settings (train --set, experiment specs). */
+static void test_config_set_line(void **state)
+{
+    (void)state;
+    sr_baseline_config c = sr_baseline_config_default(SR_BASELINE_RULES);
+    assert_int_equal(sr_baseline_config_set_line(&c, sr_str_c("window=3")), SR_OK);
+    assert_int_equal(sr_baseline_config_set_line(&c, sr_str_c(" max_rules = 7 ")), SR_OK);
+    assert_int_equal(c.window, 3);
+    assert_int_equal(c.max_rules, 7);
+    const char *bad[] = { "window=0", "window=1001", "max_rules=0", "colour=1", "window=3x",
+                          "window", "=3" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sr_baseline_config_set_line(&c, sr_str_c(bad[i])), SR_ERR_ARG);
+        assert_non_null(strstr(sr_errmsg(), bad[i]));
+    }
+    assert_int_equal(c.window, 3);
+    assert_int_equal(c.max_rules, 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_set_line),
         cmocka_unit_test(test_kind_names_and_defaults),
         SR_TEST_IN_DIR(test_pop_scores_are_training_plays),
         SR_TEST_IN_DIR(test_rules_weights_by_hand),
