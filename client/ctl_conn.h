@@ -3,6 +3,11 @@
  * timeout the socket is closed (LINGER 0), reopened and the request sent
  * again. Only idempotent read-only requests may be retried; the caller
  * decides by passing `retries`.
+ *
+ * Optionally CURVE (ctl_conn_set_curve): the connection is encrypted and the
+ * daemon admits this client only if its public key is in the daemon's
+ * curve_clients. A socket monitor turns a refused handshake into an
+ * immediate, named error instead of a timeout.
  */
 #ifndef CTL_CONN_H
 #define CTL_CONN_H
@@ -25,8 +30,27 @@ typedef enum ctl_conn_result {
     CTL_CONN_RESULT_OK = 0,
     CTL_CONN_RESULT_TIMEOUT, /* no answer within the timeout, after every retry */
     CTL_CONN_RESULT_BAD_ENDPOINT, /* the endpoint string cannot be connected to */
-    CTL_CONN_RESULT_ERROR    /* ZeroMQ failed while talking (poll, receive, memory) */
+    CTL_CONN_RESULT_ERROR,   /* ZeroMQ failed while talking (poll, receive, memory) */
+    CTL_CONN_RESULT_REFUSED  /* the CURVE handshake failed (key not allowed, wrong keys) */
 } ctl_conn_result;
+
+#define CTL_CURVE_Z85_LEN 40 /* a Z85 key's characters (32 bytes) */
+
+/* Use CURVE for every connection this process makes: server_key_file holds
+ * the daemon's public key ("public = KEY", e.g. its FILE.pub), key_file this
+ * client's key pair (seqrecctl keygen; it must not be accessible by group or
+ * others). Both are required. CTL_EXIT_OK, or CTL_EXIT_USAGE with err[errcap]
+ * naming the file and line. */
+int ctl_conn_set_curve(const char *server_key_file, const char *key_file, char *err,
+                       size_t errcap);
+
+/* seqrecctl keygen: a new CURVE key pair in `path` (mode 0600: "public = "
+ * and "secret = " lines) and its public half in path.pub ("public = " only),
+ * each written to a .tmp file, fsync'd and renamed into place. An existing
+ * file is an error unless `force`. On success pub[] holds the public key.
+ * CTL_EXIT_OK, CTL_EXIT_USAGE (a file exists) or CTL_EXIT_ERROR (I/O). */
+int ctl_conn_keygen(const char *path, bool force, char pub[CTL_CURVE_Z85_LEN + 1], char *err,
+                    size_t errcap);
 
 /* Send req[len] to `endpoint` and wait for one reply frame, returned in a
  * malloc'd *reply / *reply_len (the caller frees it). timeout_ms < 0 waits
@@ -49,8 +73,8 @@ typedef struct ctl_reply {
  * filled (free it with ctl_reply_free), or the exit status with the reason
  * in out->err - printed on stderr unless `quiet`: an error reply or a reply
  * that cannot be read (1), an endpoint that cannot be used or a request that
- * cannot be encoded (2), no answer (3). On failure *out holds nothing to
- * free. */
+ * cannot be encoded (2), no answer or a refused CURVE handshake (3). On
+ * failure *out holds nothing to free. */
 int ctl_request(const char *endpoint, const sr_proto_request *req, int timeout_ms, int retries,
                 bool quiet, ctl_reply *out);
 void ctl_reply_free(ctl_reply *r);

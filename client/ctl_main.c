@@ -28,6 +28,8 @@
 
 typedef struct ctl_opts {
     const char *endpoint;
+    const char *curve_server_key; /* CURVE: the daemon's .pub file */
+    const char *curve_key;        /* CURVE: this client's key file */
     bool json;
     double timeout_s; /* < 0: the command's default */
 } ctl_opts;
@@ -38,6 +40,9 @@ typedef struct ctl_args {
     char *owned;  /* heap memory the request points into (config or spec text, session lists) */
     bool wait;    /* train --wait, experiment run --wait */
     bool detail;  /* jobs JOB / models NAME: one object asked for */
+    bool once;    /* this request of an idempotent command must not be retried
+                   * (models save, models drop) */
+    double timeout_s; /* > 0: this request's default timeout instead of the command's */
 } ctl_args;
 
 typedef struct ctl_cmd {
@@ -384,14 +389,58 @@ static int ctl_parse_cancel(int argc, char **argv, ctl_args *a)
     return ctl_job_arg("cancel", argv[1], &a->req.u.cancel.job);
 }
 
+/* models [list] [NAME] | load NAME | save NAME AS [--replace] | default [NAME]
+ * | drop NAME. A first word that is no action is a NAME ("models NAME", the
+ * form before actions existed); a model called "load" is "models list load". */
 static int ctl_parse_models(int argc, char **argv, ctl_args *a)
 {
-    if (argc > 2)
-        return ctl_usage_error("models: unexpected argument '%s'", argv[2]);
-    if (argc == 2) {
-        a->detail = true;
-        a->req.u.models.name = ctl_pstr(argv[1]);
+    static const char *const actions[] = { "list", "load", "save", "default", "drop", NULL };
+    static const sr_proto_models_action codes[] = { SR_PROTO_MODELS_LIST, SR_PROTO_MODELS_LOAD,
+                                                    SR_PROTO_MODELS_SAVE, SR_PROTO_MODELS_DEFAULT,
+                                                    SR_PROTO_MODELS_DROP };
+    sr_proto_models *m = &a->req.u.models;
+    const char *words[3];
+    int n_words = 0, first = 1;
+    const char *act = "list";
+    if (argc > 1) {
+        for (int k = 0; actions[k]; k++) {
+            if (strcmp(argv[1], actions[k]) == 0) {
+                m->action = codes[k];
+                act = actions[k];
+                first = 2;
+            }
+        }
     }
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--replace") == 0 && m->action == SR_PROTO_MODELS_SAVE)
+            m->replace = true;
+        else if (argv[i][0] == '-')
+            return ctl_usage_error("models %s: unknown option '%s'", act, argv[i]);
+        else if (n_words == 2)
+            return ctl_usage_error("models %s: unexpected argument '%s'", act, argv[i]);
+        else
+            words[n_words++] = argv[i];
+    }
+    /* NAME (and AS) as each action wants them */
+    int need = m->action == SR_PROTO_MODELS_SAVE ? 2
+               : m->action == SR_PROTO_MODELS_LOAD || m->action == SR_PROTO_MODELS_DROP ? 1 : 0;
+    int most = m->action == SR_PROTO_MODELS_SAVE ? 2 : 1;
+    if (n_words > most)
+        return ctl_usage_error("models %s: unexpected argument '%s'", act, words[most]);
+    if (n_words < need && need == 2)
+        return ctl_usage_error("models save: expected NAME AS (the model and the new name)");
+    if (n_words < need)
+        return ctl_usage_error("models %s: a model NAME is required", act);
+    if (n_words > 0)
+        m->name = ctl_pstr(words[0]);
+    if (n_words > 1)
+        m->as = ctl_pstr(words[1]);
+    a->detail = m->action == SR_PROTO_MODELS_LIST && n_words == 1;
+    /* a save or drop sent twice would answer 409 / 404 the second time:
+     * never retried; load and save may read or write a large file */
+    a->once = m->action == SR_PROTO_MODELS_SAVE || m->action == SR_PROTO_MODELS_DROP;
+    if (m->action == SR_PROTO_MODELS_LOAD || m->action == SR_PROTO_MODELS_SAVE)
+        a->timeout_s = CTL_RECOMMEND_TIMEOUT_S;
     return 0;
 }
 
@@ -446,45 +495,41 @@ static bool ctl_ends_with(const char *id, size_t len, const char *m)
     return len >= n && memcmp(id + len - n, m, n) == 0;
 }
 
-/* --session "t_a,t_b:skip,t_c": comma-separated track ids in play order; a
- * trailing ":skip" (or ":s") marks a skipped play. Spaces around an id are
- * ignored; "" is an empty session. The ids stay in argv; the lists go in one
- * allocation owned by *a. */
-static int ctl_parse_session(const char *s, ctl_args *a)
+/* Plays in a session string: 0 when it is blank, else one more than its
+ * commas. */
+static size_t ctl_session_plays(const char *s)
 {
-    sr_proto_recommend *r = &a->req.u.recommend;
     size_t n = 0;
     const char *p = s;
-    while (*p == ' ')
+    while (*p == ' ' || *p == '\t')
         p++;
     if (*p) {
         n = 1;
         for (const char *q = s; *q; q++)
             n += *q == ',';
     }
-    if (n > SR_PROTO_MAX_SESSION_PLAYS)
-        return ctl_usage_error("--session: %zu plays, at most %u", n, SR_PROTO_MAX_SESSION_PLAYS);
-    sr_pstr *ids = NULL;
-    bool *skipped = NULL;
-    if (n > 0) {
-        a->owned = malloc(n * (sizeof *ids + sizeof *skipped));
-        if (!a->owned) {
-            fprintf(stderr, "seqrecctl: out of memory for a session of %zu plays\n", n);
-            return CTL_EXIT_USAGE;
-        }
-        ids = (sr_pstr *)(void *)a->owned;
-        skipped = (bool *)(void *)(ids + n);
-    }
+    return n;
+}
+
+/* One session "t_a,t_b:skip,t_c": comma-separated track ids in play order; a
+ * trailing ":skip" (or ":s") marks a skipped play. Spaces around an id are
+ * ignored; a blank string is an empty session. ids[] and skipped[] have room
+ * for ctl_session_plays(s) plays; the ids point into s. `where` names the
+ * session in messages ("--session", "--sessions FILE line 3"). */
+static int ctl_parse_session(const char *s, const char *where, sr_pstr *ids, bool *skipped,
+                             sr_proto_session *out)
+{
+    size_t n = ctl_session_plays(s);
     bool any_skip = false;
-    p = s;
+    const char *p = s;
     for (size_t i = 0; i < n; i++) {
         const char *end = strchr(p, ',');
         if (!end)
             end = p + strlen(p);
         const char *b = p, *e = end;
-        while (b < e && *b == ' ')
+        while (b < e && (*b == ' ' || *b == '\t'))
             b++;
-        while (e > b && e[-1] == ' ')
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
         size_t len = (size_t)(e - b);
         skipped[i] = false;
@@ -496,40 +541,209 @@ static int ctl_parse_session(const char *s, ctl_args *a)
             skipped[i] = true;
         }
         if (len == 0)
-            return ctl_usage_error("--session: play %zu has an empty track id", i + 1);
+            return ctl_usage_error("%s: play %zu has an empty track id", where, i + 1);
         if (len > SR_PROTO_MAX_TRACK_ID)
-            return ctl_usage_error("--session: play %zu: track id longer than %u bytes", i + 1,
+            return ctl_usage_error("%s: play %zu: track id longer than %u bytes", where, i + 1,
                                    SR_PROTO_MAX_TRACK_ID);
         ids[i].ptr = b;
         ids[i].len = (uint32_t)len;
         any_skip |= skipped[i];
         p = *end ? end + 1 : end;
     }
-    r->tracks.n = (uint32_t)n;
-    r->tracks.items = ids;
+    out->tracks.n = (uint32_t)n;
+    out->tracks.items = n ? ids : NULL;
     /* no skip marked: leave "skipped" out (absent means no play was skipped) */
     if (any_skip) {
-        r->has_skipped = true;
-        r->skipped.n = (uint32_t)n;
-        r->skipped.items = skipped;
+        out->has_skipped = true;
+        out->skipped.n = (uint32_t)n;
+        out->skipped.items = skipped;
     }
     return 0;
 }
 
+/* --session S: the ids stay in argv; the lists go in one allocation owned
+ * by *a. */
+static int ctl_parse_one_session(const char *s, ctl_args *a)
+{
+    sr_proto_recommend *r = &a->req.u.recommend;
+    size_t n = ctl_session_plays(s);
+    if (n > SR_PROTO_MAX_SESSION_PLAYS)
+        return ctl_usage_error("--session: %zu plays, at most %u", n, SR_PROTO_MAX_SESSION_PLAYS);
+    if (n > 0) {
+        a->owned = malloc(n * (sizeof(sr_pstr) + sizeof(bool)));
+        if (!a->owned) {
+            fprintf(stderr, "seqrecctl: out of memory for a session of %zu plays\n", n);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    sr_pstr *ids = n ? (sr_pstr *)(void *)a->owned : NULL;
+    r->n_sessions = 1;
+    return ctl_parse_session(s, "--session", ids, n ? (bool *)(void *)(ids + n) : NULL,
+                             &r->sessions[0]);
+}
+
+/* A --sessions file larger than this is refused before it is sent: far more
+ * than any daemon's max_msg_bytes lets through (1 MiB by default). */
+#define CTL_MAX_SESSIONS_FILE (256u << 20)
+
+/* Is the line blank or a '#' comment? */
+static bool ctl_line_skipped(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+        p++;
+    return p == end || *p == '#';
+}
+
+/* --sessions FILE ('-': standard input): one session per line in the
+ * --session syntax; blank lines and '#' comments are skipped. The file text,
+ * then every session's id and skip lists, live in one allocation owned by
+ * *a (the ids point into the text). */
+static int ctl_parse_sessions_file(const char *path, ctl_args *a)
+{
+    sr_proto_recommend *r = &a->req.u.recommend;
+    bool std_in = strcmp(path, "-") == 0;
+    const char *label = std_in ? "standard input" : path;
+    FILE *f = std_in ? stdin : fopen(path, "rb");
+    char *buf = NULL, where[320];
+    size_t len = 0, cap = 0;
+    int rc = CTL_EXIT_USAGE;
+    if (!f) {
+        fprintf(stderr, "seqrecctl: --sessions %s: %s\n", path, strerror(errno));
+        return CTL_EXIT_USAGE;
+    }
+    /* read it all: the buffer grows with the bytes actually read */
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap > CTL_MAX_SESSIONS_FILE + 1)
+                ncap = CTL_MAX_SESSIONS_FILE + 1;
+            if (len == ncap) {
+                fprintf(stderr, "seqrecctl: --sessions %s: larger than %u MiB\n", label,
+                        CTL_MAX_SESSIONS_FILE >> 20);
+                goto done;
+            }
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                fprintf(stderr, "seqrecctl: --sessions %s: out of memory\n", label);
+                goto done;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "seqrecctl: --sessions %s: read error\n", label);
+        goto done;
+    }
+    if (len > 0 && memchr(buf, '\0', len)) {
+        fprintf(stderr, "seqrecctl: --sessions %s: holds a NUL byte (not a text file?)\n", label);
+        goto done;
+    }
+
+    /* pass 1: count sessions and plays, so the lists are sized before
+     * anything is parsed */
+    size_t n_sessions = 0, n_plays = 0, line = 0;
+    for (size_t at = 0; at < len; line++) {
+        char *nl = memchr(buf + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        if (!ctl_line_skipped(buf + at, buf + end)) {
+            n_sessions++;
+            size_t plays = 1;
+            for (size_t k = at; k < end; k++)
+                plays += buf[k] == ',';
+            if (plays > SR_PROTO_MAX_SESSION_PLAYS) {
+                rc = ctl_usage_error("--sessions %s line %zu: %zu plays, at most %u", label,
+                                     line + 1, plays, SR_PROTO_MAX_SESSION_PLAYS);
+                goto done;
+            }
+            n_plays += plays;
+        }
+        at = end + 1;
+    }
+    if (n_sessions == 0) {
+        rc = ctl_usage_error("--sessions %s: no session (one per line)", label);
+        goto done;
+    }
+    if (n_sessions > SR_PROTO_MAX_BATCH) {
+        rc = ctl_usage_error("--sessions %s: %zu sessions, at most %u per request", label,
+                             n_sessions, SR_PROTO_MAX_BATCH);
+        goto done;
+    }
+
+    /* the lists go after the text (plus its NUL), sr_pstr-aligned */
+    size_t off = (len + 1 + _Alignof(sr_pstr) - 1) / _Alignof(sr_pstr) * _Alignof(sr_pstr);
+    char *nb = realloc(buf, off + n_plays * (sizeof(sr_pstr) + sizeof(bool)));
+    if (!nb) {
+        fprintf(stderr, "seqrecctl: --sessions %s: out of memory for %zu plays\n", label, n_plays);
+        goto done;
+    }
+    buf = nb;
+    buf[len] = '\0';
+    sr_pstr *ids = (sr_pstr *)(void *)(buf + off);
+    bool *skipped = (bool *)(void *)(ids + n_plays);
+
+    /* pass 2: cut the lines in place and parse each one */
+    size_t s = 0, used = 0;
+    line = 0;
+    for (size_t at = 0; at < len; line++) {
+        char *nl = memchr(buf + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        buf[end] = '\0';
+        if (end > at && buf[end - 1] == '\r')
+            buf[end - 1] = '\0'; /* CRLF files */
+        if (!ctl_line_skipped(buf + at, buf + end)) {
+            snprintf(where, sizeof where, "--sessions %s line %zu", label, line + 1);
+            if ((rc = ctl_parse_session(buf + at, where, ids + used, skipped + used,
+                                        &r->sessions[s])) != 0)
+                goto done;
+            used += r->sessions[s].tracks.n;
+            s++;
+        }
+        at = end + 1;
+    }
+    r->n_sessions = (uint32_t)n_sessions;
+    r->batch = true;
+    a->owned = buf;
+    buf = NULL;
+    rc = 0;
+done:
+    free(buf);
+    if (!std_in)
+        fclose(f);
+    return rc;
+}
+
+/* recommend [MODEL] (--session S | --sessions FILE) [--model NAME] [-k N]
+ * [--exclude E]; without a model the daemon's default one answers. */
 static int ctl_parse_recommend(int argc, char **argv, ctl_args *a)
 {
     static const char *const excludes[] = { "skipped", "played", "none", NULL };
     sr_proto_recommend *r = &a->req.u.recommend;
-    const char *session = NULL;
+    const char *session = NULL, *sessions = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (arg[0] != '-') {
+        if (arg[0] != '-' || ctl_is(arg, "--model")) {
+            const char *v = arg;
+            if (arg[0] == '-') {
+                v = ctl_value(argc, argv, &i, "--model");
+                if (!v)
+                    return ctl_usage_error("option --model needs a value");
+            }
             if (r->model.len)
-                return ctl_usage_error("recommend: more than one MODEL ('%s')", arg);
-            r->model = ctl_pstr(arg);
+                return ctl_usage_error("recommend: more than one MODEL ('%s')", v);
+            if (!*v)
+                return ctl_usage_error("recommend: empty MODEL (leave it out for the default)");
+            r->model = ctl_pstr(v);
         } else if (ctl_is(arg, "--session")) {
             CTL_NEED_VALUE("--session");
             session = v;
+        } else if (ctl_is(arg, "--sessions")) {
+            CTL_NEED_VALUE("--sessions");
+            sessions = v;
         } else if (ctl_is(arg, "-k") || ctl_is(arg, "--k")) {
             const char *name = arg[1] == 'k' ? "-k" : "--k";
             CTL_NEED_VALUE(name);
@@ -545,11 +759,14 @@ static int ctl_parse_recommend(int argc, char **argv, ctl_args *a)
             return ctl_usage_error("recommend: unknown option '%s'", arg);
         }
     }
-    if (!r->model.len)
-        return ctl_usage_error("recommend: a MODEL is required");
+    if (session && sessions)
+        return ctl_usage_error("recommend: give --session or --sessions, not both");
+    if (sessions)
+        return ctl_parse_sessions_file(sessions, a);
     if (!session)
-        return ctl_usage_error("recommend: --session \"ID,ID:skip,...\" is required");
-    return ctl_parse_session(session, a);
+        return ctl_usage_error("recommend: --session \"ID,ID:skip,...\" or --sessions FILE is "
+                               "required");
+    return ctl_parse_one_session(session, a);
 }
 
 /* experiment run SPEC_FILE --out DIR [--dataset NAME] [--name NAME] [--wait] */
@@ -615,9 +832,75 @@ static void ctl_show_jobs(const ctl_args *a, const sr_mp_doc *doc, uint32_t resu
     ctl_print_jobs(stdout, doc, result, a->detail);
 }
 
+/* Text of a str member, or NULL when absent, nil or not a str. */
+static const char *ctl_show_str(const sr_mp_doc *doc, uint32_t map, const char *key, char *buf,
+                                size_t cap)
+{
+    sr_pstr s;
+    if (!ctl_get_str(doc, map, key, &s))
+        return NULL;
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    memcpy(buf, s.ptr, n);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i++) /* daemon text must not drive the terminal */
+        if ((buf[i] >= 0 && buf[i] < 0x20) || buf[i] == 0x7f)
+            buf[i] = '?';
+    return buf;
+}
+
+/* models: the list (ctl_print_models), or one line saying what an action
+ * did; a reply of another shape is printed as it came. */
 static void ctl_show_models(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
 {
-    ctl_print_models(stdout, doc, result, a->detail);
+    char x[128], y[128];
+    const char *model = ctl_show_str(doc, result, "model", x, sizeof x);
+    switch (a->req.u.models.action) {
+    case SR_PROTO_MODELS_LIST:
+        ctl_print_models(stdout, doc, result, a->detail);
+        return;
+    case SR_PROTO_MODELS_LOAD: {
+        const char *kind = ctl_show_str(doc, result, "kind", y, sizeof y);
+        uint64_t tracks;
+        double sec;
+        if (!model)
+            break;
+        printf("loaded %s", model);
+        if (kind && ctl_get_u64(doc, result, "tracks", &tracks))
+            printf(" (%s, %llu tracks)", kind, (unsigned long long)tracks);
+        if (ctl_get_f64(doc, result, "seconds", &sec))
+            printf(" in %.2f s", sec);
+        putchar('\n');
+        return;
+    }
+    case SR_PROTO_MODELS_SAVE: {
+        const char *from = ctl_show_str(doc, result, "from", y, sizeof y);
+        if (!model || !from)
+            break;
+        printf("saved %s as %s\n", from, model);
+        return;
+    }
+    case SR_PROTO_MODELS_DEFAULT: {
+        const sr_mp_node *d = sr_mp_map_get(doc, result, "default");
+        if (d && d->type == SR_MP_TYPE_NIL) {
+            printf("no default model\n");
+            return;
+        }
+        if (!ctl_show_str(doc, result, "default", y, sizeof y))
+            break;
+        printf("default model: %s\n", y);
+        return;
+    }
+    case SR_PROTO_MODELS_DROP:
+        if (!ctl_show_str(doc, result, "dropped", y, sizeof y))
+            break;
+        printf("dropped %s", y);
+        const sr_mp_node *w = sr_mp_map_get(doc, result, "was_default");
+        if (w && w->type == SR_MP_TYPE_BOOL && w->v.b)
+            printf(" (it was the default model: there is none now)");
+        putchar('\n');
+        return;
+    }
+    ctl_print_text(stdout, doc, result);
 }
 
 static void ctl_show_shutdown(const ctl_args *a, const sr_mp_doc *doc, uint32_t result)
@@ -705,21 +988,42 @@ static const ctl_cmd ctl_cmds[] = {
       "Not retried on a timeout; waits up to 3600 s unless --timeout is given.\n",
       false, CTL_EVALUATE_TIMEOUT_S, ctl_parse_evaluate, ctl_show_evaluate },
     { "recommend", SR_PROTO_OP_RECOMMEND,
-      "MODEL --session \"ID,ID:skip,...\" [-k N] [--exclude skipped|played|none]",
-      "recommend the next tracks for a listening session",
-      "  MODEL             a trained model (see 'models')\n"
+      "[MODEL] (--session \"ID,ID:skip,...\" | --sessions FILE) [-k N]\n"
+      "                 [--exclude skipped|played|none]",
+      "recommend the next tracks for a listening session, or for many",
+      "  MODEL             a trained model (see 'models'); also --model NAME. Left out:\n"
+      "                    the daemon's default model ('models default')\n"
       "  --session S       the session's track ids in play order, comma-separated; a\n"
       "                    trailing \":skip\" (or \":s\") marks a skipped play\n"
       "                    (\"t_a,t_b:skip,t_c\"); \"\" is an empty session\n"
+      "  --sessions FILE   many sessions in one request: one per line of FILE ('-':\n"
+      "                    standard input) in the --session syntax; blank lines and\n"
+      "                    lines starting with '#' are skipped; at most 1000 sessions\n"
+      "                    (the daemon may allow fewer: its max_sessions)\n"
       "  -k N              number of tracks (1-1000, default 10)\n"
       "  --exclude E       skipped (default: tracks skipped in the session), played\n"
       "                    (every track of the session) or none\n"
+      "With --sessions the results print as one block per session (\"session 1:\", ...).\n"
       "Warnings (unknown tracks...) go to stderr. With no known track the daemon\n"
       "falls back to popularity and says so.\n",
       true, CTL_RECOMMEND_TIMEOUT_S, ctl_parse_recommend, ctl_show_recommend },
-    { "models", SR_PROTO_OP_MODELS, "[NAME]", "list trained models, or show one with its config",
-      "  NAME              a model name: every member and the resolved config\n", true,
-      CTL_QUICK_TIMEOUT_S, ctl_parse_models, ctl_show_models },
+    { "models", SR_PROTO_OP_MODELS,
+      "[list] [NAME]\n"
+      "       seqrecctl [OPTIONS] models load NAME | save NAME AS [--replace]\n"
+      "       seqrecctl [OPTIONS] models default [NAME] | drop NAME",
+      "list trained models or show one; load, copy, drop one; set the default",
+      "  list [NAME]       the models ('*' marks the default one); with NAME, every\n"
+      "                    member of that model and its resolved config\n"
+      "  load NAME         load a model into the daemon's memory now (not at the first\n"
+      "                    recommend); prints its kind, catalogue size and load time\n"
+      "  save NAME AS      copy model NAME under the new name AS (a snapshot: a model\n"
+      "                    still training keeps changing, the copy does not)\n"
+      "    --replace       overwrite an existing model AS\n"
+      "  default [NAME]    make NAME the model recommend uses when given none; without\n"
+      "                    NAME, show the default\n"
+      "  drop NAME         delete a model (its file and its copy in memory)\n"
+      "save and drop are never retried on a timeout; load and save wait up to 60 s.\n",
+      true, CTL_QUICK_TIMEOUT_S, ctl_parse_models, ctl_show_models },
     { "experiment", SR_PROTO_OP_EXPERIMENT,
       "run SPEC_FILE --out DIR [--dataset NAME] [--name NAME] [--wait]",
       "start an experiment job: a spec's configurations x seeds, then a report",
@@ -746,25 +1050,37 @@ static const ctl_cmd ctl_cmds[] = {
 static void ctl_usage(FILE *f)
 {
     fprintf(f,
-            "usage: seqrecctl [--endpoint E] [--json] [--timeout SEC] COMMAND [ARGS...]\n"
+            "usage: seqrecctl [--endpoint E] [--json] [--timeout SEC]\n"
+            "                 [--curve-server-key FILE --curve-key FILE] COMMAND [ARGS...]\n"
+            "       seqrecctl keygen [--force] FILE\n"
             "       seqrecctl COMMAND --help | --help | --version\n"
             "\n"
             "Client of the seqrec daemon (seqrecd).\n"
             "  --endpoint E   daemon endpoint (default $SEQREC_ENDPOINT, else %s)\n"
+            "  --curve-server-key FILE  talk CURVE (encrypted, authenticated) to a daemon\n"
+            "                 with curve_secret_key: FILE holds its public key (its .pub;\n"
+            "                 default $SEQREC_CURVE_SERVER_KEY)\n"
+            "  --curve-key FILE  this client's key pair for CURVE (from keygen; mode 0600;\n"
+            "                 default $SEQREC_CURVE_KEY); its .pub must be in the daemon's\n"
+            "                 curve_clients, or the command fails with \"authentication\n"
+            "                 refused\" (exit 3)\n"
             "  --json         print the reply's result as JSON\n"
             "  --timeout SEC  give up after SEC seconds (per request). Defaults: %.0f s for\n"
             "                 quick commands, %.0f s for recommend, %.0f s for evaluate;\n"
             "                 synth and ingest wait without limit. status, stats, datasets,\n"
-            "                 jobs, models and recommend are retried %d times on a fresh\n"
-            "                 socket after a timeout; the others are never sent twice.\n"
+            "                 jobs, models (not models save, drop) and recommend are\n"
+            "                 retried %d times on a fresh socket after a timeout; the\n"
+            "                 others are never sent twice.\n"
             "\n"
             "Commands:\n",
             CTL_DEFAULT_ENDPOINT, CTL_QUICK_TIMEOUT_S, CTL_RECOMMEND_TIMEOUT_S,
             CTL_EVALUATE_TIMEOUT_S, CTL_RETRIES);
     for (size_t i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++)
         fprintf(f, "  %-11s %s\n", ctl_cmds[i].name, ctl_cmds[i].summary);
+    fprintf(f, "  %-11s %s\n", "keygen",
+            "write a new CURVE key pair to FILE (0600) and its public key to FILE.pub");
     fprintf(f, "\nExit status: 0 ok, 1 error reply (or, with --wait, a job that failed or was\n"
-               "cancelled), 2 usage error, 3 no answer.\n");
+               "cancelled), 2 usage error, 3 no answer (or CURVE refused).\n");
 }
 
 static void ctl_cmd_usage(FILE *f, const ctl_cmd *c)
@@ -829,11 +1145,49 @@ static int ctl_follow_job(const ctl_opts *o, const ctl_cmd *cmd, const ctl_reply
     return ctl_wait_job(o->endpoint, job, timeout_ms, CTL_RETRIES, o->json);
 }
 
+/* seqrecctl keygen [--force] FILE: local, no daemon involved. */
+static int ctl_keygen(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool force = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: seqrecctl keygen [--force] FILE\n\n"
+                   "Write a new CURVE key pair to FILE (mode 0600: \"public = \" and \"secret = \"\n"
+                   "lines) and its public key to FILE.pub. For the daemon: curve_secret_key =\n"
+                   "FILE, and clients get FILE.pub (--curve-server-key). For a client:\n"
+                   "--curve-key FILE, and FILE.pub is appended to the daemon's curve_clients.\n"
+                   "  --force           replace FILE and FILE.pub if they exist\n");
+            return CTL_EXIT_OK;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            force = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return ctl_usage_error("keygen: unknown option '%s'", argv[i]);
+        } else if (path) {
+            return ctl_usage_error("keygen: more than one FILE ('%s')", argv[i]);
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path)
+        return ctl_usage_error("keygen: FILE is required");
+    char pub[CTL_CURVE_Z85_LEN + 1], err[512];
+    int rc = ctl_conn_keygen(path, force, pub, err, sizeof err);
+    if (rc != CTL_EXIT_OK) {
+        fprintf(stderr, "seqrecctl: keygen: %s\n", err);
+        return rc;
+    }
+    printf("wrote %s (key pair, mode 0600) and %s.pub\npublic = %s\n", path, path, pub);
+    return CTL_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     ctl_opts o = { .endpoint = NULL, .json = false, .timeout_s = -1 };
     const char *env = getenv("SEQREC_ENDPOINT");
     o.endpoint = env && *env ? env : CTL_DEFAULT_ENDPOINT;
+    o.curve_server_key = getenv("SEQREC_CURVE_SERVER_KEY");
+    o.curve_key = getenv("SEQREC_CURVE_KEY");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -848,6 +1202,12 @@ int main(int argc, char **argv)
         } else if (ctl_is(a, "--endpoint")) {
             CTL_NEED_VALUE("--endpoint");
             o.endpoint = v;
+        } else if (ctl_is(a, "--curve-server-key")) {
+            CTL_NEED_VALUE("--curve-server-key");
+            o.curve_server_key = v;
+        } else if (ctl_is(a, "--curve-key")) {
+            CTL_NEED_VALUE("--curve-key");
+            o.curve_key = v;
         } else if (ctl_is(a, "--timeout")) {
             CTL_NEED_VALUE("--timeout");
             if (!ctl_real(v, &o.timeout_s) || o.timeout_s <= 0 || o.timeout_s > 86400.0 * 365)
@@ -859,6 +1219,15 @@ int main(int argc, char **argv)
     if (i >= argc) {
         ctl_usage(stderr);
         return CTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "keygen") == 0)
+        return ctl_keygen(argc - i, argv + i);
+    if ((o.curve_server_key && *o.curve_server_key) || (o.curve_key && *o.curve_key)) {
+        char err[600];
+        if (ctl_conn_set_curve(o.curve_server_key, o.curve_key, err, sizeof err) != CTL_EXIT_OK) {
+            fprintf(stderr, "seqrecctl: %s\n", err);
+            return CTL_EXIT_USAGE;
+        }
     }
     const ctl_cmd *cmd = NULL;
     for (size_t ci = 0; ci < sizeof ctl_cmds / sizeof ctl_cmds[0]; ci++) {
@@ -889,11 +1258,11 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    double t = o.timeout_s > 0 ? o.timeout_s : cmd->timeout_s;
+    double t = o.timeout_s > 0 ? o.timeout_s : a.timeout_s > 0 ? a.timeout_s : cmd->timeout_s;
     int timeout_ms = t < 0 ? -1 : (t * 1000.0 > 2e9 ? 2000000000 : (int)(t * 1000.0));
     ctl_reply rep;
-    rc = ctl_request(o.endpoint, &a.req, timeout_ms, cmd->idempotent ? CTL_RETRIES : 0, false,
-                     &rep);
+    rc = ctl_request(o.endpoint, &a.req, timeout_ms,
+                     cmd->idempotent && !a.once ? CTL_RETRIES : 0, false, &rep);
     if (rc == CTL_EXIT_OK) {
         if (a.wait)
             rc = ctl_follow_job(&o, cmd, &rep, o.timeout_s > 0 ? timeout_ms

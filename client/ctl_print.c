@@ -560,16 +560,26 @@ void ctl_print_evaluate(FILE *f, const sr_mp_doc *doc, uint32_t idx)
 
 /* ---- recommend ------------------------------------------------------------------ */
 
-void ctl_print_recommend(FILE *out, FILE *err, const sr_mp_doc *doc, uint32_t idx)
+/* One session's result map at idx: warnings on err ("warning: session 2:
+ * ..." when `session` > 0, i.e. in a batch), the fallback note and the
+ * table on out. */
+static void ctl_print_recommend_one(FILE *out, FILE *err, const sr_mp_doc *doc, uint32_t idx,
+                                    uint32_t session)
 {
     const sr_mp_node *n = sr_mp_map_get(doc, idx, "warnings");
     char buf[512];
     if (n && n->type == SR_MP_TYPE_ARRAY) {
         uint32_t e = sr_mp_index(doc, n) + 1;
+        fflush(out); /* keep a terminal's lines in reply order */
         for (uint32_t i = 0; i < n->n; i++) {
-            fprintf(err, "warning: %s\n", ctl_scalar_text(&doc->nodes[e], buf, sizeof buf));
+            if (session > 0)
+                fprintf(err, "warning: session %u: %s\n", session,
+                        ctl_scalar_text(&doc->nodes[e], buf, sizeof buf));
+            else
+                fprintf(err, "warning: %s\n", ctl_scalar_text(&doc->nodes[e], buf, sizeof buf));
             e += doc->nodes[e].span;
         }
+        fflush(err);
     }
     n = sr_mp_map_get(doc, idx, "fallback");
     if (n && n->type == SR_MP_TYPE_BOOL && n->v.b)
@@ -605,6 +615,31 @@ void ctl_print_recommend(FILE *out, FILE *err, const sr_mp_doc *doc, uint32_t id
         fprintf(out, "%*u  %-*s  %10s\n", nw, i + 1, tw, ctl_pstr_text(t, buf, sizeof buf), sb);
         e += doc->nodes[e].span;
     }
+}
+
+void ctl_print_recommend(FILE *out, FILE *err, const sr_mp_doc *doc, uint32_t idx)
+{
+    /* the batch form's reply: {"model", "results": [one result map per session]} */
+    const sr_mp_node *res = sr_mp_map_get(doc, idx, "results");
+    if (!res) {
+        ctl_print_recommend_one(out, err, doc, idx, 0);
+        return;
+    }
+    if (res->type != SR_MP_TYPE_ARRAY) {
+        ctl_print_text(out, doc, idx); /* not the expected shape: show what came */
+        return;
+    }
+    uint32_t e = sr_mp_index(doc, res) + 1;
+    for (uint32_t i = 0; i < res->n; i++) {
+        fprintf(out, "%ssession %u:\n", i > 0 ? "\n" : "", i + 1);
+        if (doc->nodes[e].type == SR_MP_TYPE_MAP)
+            ctl_print_recommend_one(out, err, doc, e, i + 1);
+        else
+            fprintf(out, "(not a result map)\n");
+        e += doc->nodes[e].span;
+    }
+    if (res->n == 0)
+        fprintf(out, "(no results)\n");
 }
 
 /* ---- jobs ----------------------------------------------------------------------- */
@@ -843,6 +878,14 @@ static bool ctl_unix_time(const sr_mp_node *n, char *buf, size_t cap)
     return gmtime_r(&t, &tm) != NULL && strftime(buf, cap, "%Y-%m-%d %H:%M UTC", &tm) > 0;
 }
 
+/* Is the model map at `model` the one the result's "default" names? */
+static bool ctl_is_default_model(const sr_mp_doc *doc, uint32_t idx, uint32_t model)
+{
+    sr_pstr d, name;
+    return ctl_get_str(doc, idx, "default", &d) && ctl_get_str(doc, model, "name", &name) &&
+           d.len == name.len && (d.len == 0 || memcmp(d.ptr, name.ptr, d.len) == 0);
+}
+
 void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
 {
     uint32_t count;
@@ -851,7 +894,8 @@ void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
         /* every member but config as key/value lines, then the config text */
         const sr_mp_node *m = &doc->nodes[one];
         char kb[128], vb[512];
-        int kw = 0;
+        bool dflt = ctl_is_default_model(doc, idx, one);
+        int kw = dflt ? 7 : 0; /* "default" */
         uint32_t c = one + 1;
         for (uint32_t i = 0; i < m->n; i++) {
             uint32_t v = c + doc->nodes[c].span;
@@ -873,6 +917,8 @@ void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
             }
             c = v + doc->nodes[v].span;
         }
+        if (dflt)
+            fprintf(f, "%-*s  yes (recommend uses it when given no model)\n", kw, "default");
         sr_pstr cfg;
         if (ctl_get_str(doc, one, "config", &cfg)) {
             fprintf(f, "config:\n");
@@ -906,9 +952,16 @@ void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
     }
     const sr_mp_node *arr = sr_mp_map_get(doc, idx, "models");
     uint32_t e = sr_mp_index(doc, arr) + 1;
+    bool marked = false;
     for (uint32_t r = 0; r < count; r++) {
         char *row = cells + (size_t)r * NC * CTL_CELL;
         ctl_cell_str(doc, e, "name", row + 0 * CTL_CELL);
+        if (ctl_is_default_model(doc, idx, e)) {
+            size_t w = strlen(row);
+            if (w + 2 < CTL_CELL)
+                memcpy(row + w, " *", 3);
+            marked = true;
+        }
         ctl_cell_str(doc, e, "kind", row + 1 * CTL_CELL);
         ctl_cell_str(doc, e, "dataset", row + 2 * CTL_CELL);
         if (!ctl_unix_time(sr_mp_map_get(doc, e, "created"), row + 3 * CTL_CELL, CTL_CELL))
@@ -920,4 +973,6 @@ void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail)
     }
     ctl_table(f, cols, NC, cells, (int)count, CTL_CELL);
     free(cells);
+    if (marked)
+        fprintf(f, "* the default model (recommend uses it when given no model)\n");
 }

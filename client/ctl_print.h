@@ -38,7 +38,9 @@ void ctl_put_safe(FILE *f, const char *s, size_t len);
 void ctl_print_evaluate(FILE *f, const sr_mp_doc *doc, uint32_t idx);
 
 /* recommend: rank, track, score rows on `out`; each warning on `err` as
- * "warning: ..."; a note on `out` when the popularity fallback was used. */
+ * "warning: ..."; a note on `out` when the popularity fallback was used.
+ * A batch reply (a "results" array) prints one such block per session,
+ * headed "session N:", its warnings as "warning: session N: ...". */
 void ctl_print_recommend(FILE *out, FILE *err, const sr_mp_doc *doc, uint32_t idx);
 
 /* jobs: a compact table; with `detail` (one job was asked for) and one job
@@ -47,8 +49,9 @@ void ctl_print_recommend(FILE *out, FILE *err, const sr_mp_doc *doc, uint32_t id
  * progress while it runs one, else the runs finished. */
 void ctl_print_jobs(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail);
 
-/* models: a table without the configs; with `detail` and one model in the
- * reply, every member as key/value lines and the config text below. */
+/* models: a table without the configs, with " *" after the name of the
+ * model the reply's "default" member names; with `detail` and one model in
+ * the reply, every member as key/value lines and the config text below. */
 void ctl_print_models(FILE *f, const sr_mp_doc *doc, uint32_t idx, bool detail);
 
 /* One line of progress for the job map at `job` ("job 3 running train

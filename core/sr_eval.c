@@ -153,15 +153,16 @@ int sr_topk(const float *scores, int32_t n, const uint8_t *exclude, int k, int32
     /* The list's scores are read back through scores[items[p]], so no
      * scratch is needed when out_scores is NULL. */
     int m = 0;
+    float worst = 0.0f; /* scores[items[k - 1]] once the list is full */
     for (int32_t i = 0; i < n; i++) {
+        const float s = scores[i];
+        /* most items lose to a full list's worst: test that first */
+        if (m == k && !sr_topk_better(s, worst))
+            continue;
         if (exclude && exclude[i])
             continue;
-        const float s = scores[i];
-        if (m == k) {
-            if (!sr_topk_better(s, scores[items[k - 1]]))
-                continue;
+        if (m == k)
             m--;
-        }
         int p = m;
         while (p > 0 && sr_topk_better(s, scores[items[p - 1]])) {
             items[p] = items[p - 1];
@@ -169,6 +170,8 @@ int sr_topk(const float *scores, int32_t n, const uint8_t *exclude, int k, int32
         }
         items[p] = i;
         m++;
+        if (m == k)
+            worst = scores[items[k - 1]];
     }
     if (out_scores)
         for (int p = 0; p < m; p++)

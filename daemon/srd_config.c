@@ -42,8 +42,8 @@ static const srd_opt srd_opts[] = {
                 "request paths (synth output, ingest inputs) must resolve inside it"),
     SRD_OPT_STR("state_dir", state_dir, "/var/lib/seqrec", "DIR",
                 "datasets go to <state_dir>/datasets/<name>.store"),
-    SRD_OPT_INT("threads", threads, 1, 64, "2", "N",
-                "worker threads; with all busy, requests get 429"),
+    SRD_OPT_INT("threads", threads, 1, 64, "16", "N",
+                "worker threads (requests in progress); with all busy, requests get 429"),
     SRD_OPT_INT("max_msg_bytes", max_msg_bytes, 1024, INT64_C(1) << 30, "1048576", "N",
                 "largest request frame (ZeroMQ drops larger ones)"),
     SRD_OPT_INT("max_synth_sessions", max_synth_sessions, 1, INT64_C(1000000000), "10000000", "N",
@@ -56,10 +56,24 @@ static const srd_opt srd_opts[] = {
                 "OpenMP threads of one training job (0 = all cores)"),
     SRD_OPT_INT("ckpt_every", ckpt_every, 1, INT64_C(1000000000), "200", "STEPS",
                 "checkpoint interval of training jobs unless a job sets its own"),
+    SRD_OPT_INT("score_threads", score_threads, 0, 64, "0", "N",
+                "requests scoring one model at the same time (0 = all cores)"),
+    SRD_OPT_INT("score_batch", score_batch, 1, 256, "32", "N",
+                "most waiting sessions scored together in one pass (micro-batching)"),
+    SRD_OPT_STR("score_precision", score_precision, "bf16", "bf16|f32",
+                "recommend's scores: bf16 table copy (fast) or f32 (exact)"),
+    SRD_OPT_INT("max_sessions", max_sessions, 1, 1000, "256", "N",
+                "sessions in one recommend request (else 413)"),
+    SRD_OPT_INT("max_plays", max_plays, 1, 10000, "10000", "N",
+                "plays in one recommend session (else 413)"),
+    SRD_OPT_STR("curve_secret_key", curve_secret_key, "", "FILE",
+                "CURVE server key file (seqrecctl keygen); enables encryption and auth"),
+    SRD_OPT_STR("curve_clients", curve_clients, "", "FILE",
+                "public keys of the clients allowed in with CURVE, one per line"),
     { "log_level", SRD_OPT_TYPE_LOGLEVEL, offsetof(srd_config, log_level), 0, 0, 0, "info",
       "LEVEL", "debug, info, warn or error" },
     { "allow_remote", SRD_OPT_TYPE_BOOL, offsetof(srd_config, allow_remote), 0, 0, 0, "no",
-      NULL, "bind tcp:// on any address (requests are not authenticated)" },
+      NULL, "bind tcp:// on any address (use CURVE: without it nothing is authenticated)" },
 };
 
 static const srd_opt *srd_opt_find(const char *key)
@@ -223,8 +237,8 @@ sr_err srd_config_check_endpoint(const char *ep, bool allow_remote)
         if (allow_remote)
             return SR_OK;
         return sr_errorf(SR_ERR_ARG,
-                         "endpoint %s: tcp is only allowed on 127.0.0.1 or [::1]; "
-                         "the protocol has no authentication, so binding %.*s needs --allow-remote",
+                         "endpoint %s: tcp is only allowed on 127.0.0.1 or [::1]; binding %.*s "
+                         "needs --allow-remote (and CURVE, or anyone who reaches it may use it)",
                          ep, (int)hl, host);
     }
     return sr_errorf(SR_ERR_ARG, "endpoint %s: expected ipc://PATH or tcp://127.0.0.1:PORT", ep);
@@ -236,7 +250,25 @@ sr_err srd_config_check(const srd_config *c)
         return sr_errorf(SR_ERR_ARG, "data_root is required (--data-root DIR or data_root = DIR)");
     if (c->state_dir[0] == '\0')
         return sr_errorf(SR_ERR_ARG, "state_dir is required (--state-dir DIR or state_dir = DIR)");
-    return srd_config_check_endpoint(c->endpoint, c->allow_remote);
+    sr_err e = srd_config_check_endpoint(c->endpoint, c->allow_remote);
+    if (e != SR_OK)
+        return e;
+    if (strcmp(c->score_precision, "bf16") != 0 && strcmp(c->score_precision, "f32") != 0)
+        return sr_errorf(SR_ERR_ARG, "score_precision: '%s' (use bf16 or f32)",
+                         c->score_precision);
+    bool curve = c->curve_secret_key[0] != '\0';
+    if (curve && strncmp(c->endpoint, "ipc://", 6) == 0)
+        return sr_errorf(SR_ERR_ARG,
+                         "curve_secret_key is set but endpoint %s is ipc://: CURVE is for tcp:// "
+                         "endpoints (an ipc socket is guarded by its file permissions, 0660)",
+                         c->endpoint);
+    if (curve && c->curve_clients[0] == '\0')
+        return sr_errorf(SR_ERR_ARG, "curve_secret_key is set but curve_clients is not: give the "
+                         "file of allowed client public keys");
+    if (!curve && c->curve_clients[0] != '\0')
+        return sr_errorf(SR_ERR_ARG, "curve_clients is set but curve_secret_key is not: CURVE "
+                         "needs the server's key file too (seqrecctl keygen)");
+    return SR_OK;
 }
 
 void srd_config_print_help(FILE *f)
@@ -259,12 +291,131 @@ void srd_config_print_help(FILE *f)
     }
 }
 
+/* One key's value as text (the form srd_config_set reads back). */
+static void srd_config_format(const srd_config *c, const srd_opt *o, char *buf, size_t cap)
+{
+    const char *field = (const char *)c + o->offset;
+    switch (o->type) {
+    case SRD_OPT_TYPE_STR:
+        snprintf(buf, cap, "%s", field);
+        return;
+    case SRD_OPT_TYPE_INT: {
+        int64_t v;
+        memcpy(&v, field, sizeof v);
+        snprintf(buf, cap, "%lld", (long long)v);
+        return;
+    }
+    case SRD_OPT_TYPE_BOOL: {
+        bool b;
+        memcpy(&b, field, sizeof b);
+        snprintf(buf, cap, "%s", b ? "yes" : "no");
+        return;
+    }
+    case SRD_OPT_TYPE_LOGLEVEL: {
+        sr_log_level l;
+        memcpy(&l, field, sizeof l);
+        snprintf(buf, cap, "%s", srd_log_level_name(l));
+        return;
+    }
+    }
+    snprintf(buf, cap, "?");
+}
+
 void srd_config_log(const srd_config *c)
 {
-    srd_info("config: endpoint=%s data_root=%s state_dir=%s threads=%lld max_msg_bytes=%lld "
-             "max_synth_sessions=%lld ingest_threads=%lld log_level=%s allow_remote=%s",
-             c->endpoint, c->data_root, c->state_dir, (long long)c->threads,
-             (long long)c->max_msg_bytes, (long long)c->max_synth_sessions,
-             (long long)c->ingest_threads, srd_log_level_name(c->log_level),
-             c->allow_remote ? "yes" : "no");
+    /* "key=value" pairs, as many per line as fit well within the logger's
+     * 1 KiB lines (long paths push the rest onto further lines). */
+    char line[900];
+    size_t len = 0;
+    for (size_t i = 0; i < SR_COUNTOF(srd_opts); i++) {
+        char v[PATH_MAX], kv[PATH_MAX + 80];
+        srd_config_format(c, &srd_opts[i], v, sizeof v);
+        int n = snprintf(kv, sizeof kv, " %s=%s", srd_opts[i].key, v[0] ? v : "\"\"");
+        if (n < 0)
+            continue;
+        if (len > 0 && len + (size_t)n >= sizeof line) {
+            srd_info("config:%s", line);
+            len = 0;
+        }
+        snprintf(line + len, sizeof line - len, "%s", kv);
+        len += (size_t)n < sizeof line - len ? (size_t)n : sizeof line - 1 - len;
+    }
+    if (len > 0)
+        srd_info("config:%s", line);
+}
+
+size_t srd_config_diff(const srd_config *a, const srd_config *b, srd_config_diff_fn fn, void *ud)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < SR_COUNTOF(srd_opts); i++) {
+        char va[PATH_MAX], vb[PATH_MAX];
+        srd_config_format(a, &srd_opts[i], va, sizeof va);
+        srd_config_format(b, &srd_opts[i], vb, sizeof vb);
+        if (strcmp(va, vb) == 0)
+            continue;
+        n++;
+        if (fn)
+            fn(ud, srd_opts[i].key, va, vb);
+    }
+    return n;
+}
+
+/* ---- the command line, kept for reloads ---------------------------------------- */
+
+#define SRD_CMDLINE_MAX 256 /* settings on one command line */
+
+typedef struct srd_cmdline_kv {
+    char *key;
+    char *value;
+} srd_cmdline_kv;
+
+/* Written by the main thread before any other thread starts; read by the
+ * reload thread afterwards (pthread_create orders the two). */
+static srd_cmdline_kv srd_cmdline[SRD_CMDLINE_MAX];
+static size_t srd_cmdline_n;
+
+sr_err srd_config_keep_cmdline(const char *key, const char *value)
+{
+    if (srd_cmdline_n >= SRD_CMDLINE_MAX)
+        return sr_errorf(SR_ERR_LIMIT, "more than %d settings on the command line",
+                         SRD_CMDLINE_MAX);
+    if (!srd_opt_find(key))
+        return sr_errorf(SR_ERR_ARG, "--%s: unknown key '%s'", key, key);
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return sr_errorf(SR_ERR_NOMEM, "command line: out of memory");
+    }
+    srd_cmdline[srd_cmdline_n].key = k;
+    srd_cmdline[srd_cmdline_n].value = v;
+    srd_cmdline_n++;
+    return SR_OK;
+}
+
+void srd_config_forget_cmdline(void)
+{
+    for (size_t i = 0; i < srd_cmdline_n; i++) {
+        free(srd_cmdline[i].key);
+        free(srd_cmdline[i].value);
+    }
+    memset(srd_cmdline, 0, sizeof srd_cmdline);
+    srd_cmdline_n = 0;
+}
+
+sr_err srd_config_reload(srd_config *c, const char *path)
+{
+    srd_config_default(c);
+    sr_err e = path ? srd_config_load(c, path) : SR_OK;
+    for (size_t i = 0; e == SR_OK && i < srd_cmdline_n; i++) {
+        char where[80];
+        snprintf(where, sizeof where, "--%s", srd_cmdline[i].key);
+        for (char *p = where + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        e = srd_config_set(c, srd_cmdline[i].key, srd_cmdline[i].value, where);
+    }
+    if (e == SR_OK)
+        e = srd_config_check(c);
+    return e;
 }

@@ -31,6 +31,13 @@ typedef struct srd_config {
     int64_t jobs;               /* training jobs running at once; more wait queued */
     int64_t train_threads;      /* OpenMP threads of one training job; 0 = all cores */
     int64_t ckpt_every;         /* default checkpoint interval of training jobs, in steps */
+    int64_t score_threads;      /* requests scoring one model at once; 0 = all cores */
+    int64_t score_batch;        /* most sessions scored together (micro-batching) */
+    char score_precision[8];    /* "bf16" (default) or "f32": recommend's product with the table */
+    int64_t max_sessions;       /* sessions in one recommend request (else 413) */
+    int64_t max_plays;          /* plays in one recommend session (else 413) */
+    char curve_secret_key[PATH_MAX]; /* CURVE: the server's key file ("" = no CURVE) */
+    char curve_clients[PATH_MAX];    /* CURVE: file of allowed client public keys */
     sr_log_level log_level;
     bool allow_remote;          /* bind tcp:// on addresses other than loopback */
 } srd_config;
@@ -57,6 +64,29 @@ sr_err srd_config_check_endpoint(const char *endpoint, bool allow_remote);
 /* Key lookup for the command line: does `key` exist, and is it a flag
  * (boolean: takes no value on the command line)? */
 bool srd_config_has_key(const char *key, bool *is_flag);
+
+/* ---- reloads (SIGHUP) ----
+ * A reload builds a fresh config the way start-up did: defaults, then the
+ * file, then the command line, so that settings given on the command line
+ * keep winning over the file. The command line's settings are kept here
+ * (process-wide: one daemon per process) by srd_config_keep_cmdline. */
+
+/* Remember one command-line setting (after srd_config_set accepted it).
+ * Main thread, at start-up. */
+sr_err srd_config_keep_cmdline(const char *key, const char *value);
+/* Forget the kept command-line settings (tests). */
+void srd_config_forget_cmdline(void);
+
+/* Defaults, then the file at `path` (NULL: none), then the kept command-line
+ * settings, then srd_config_check. Errors as srd_config_load/check. */
+sr_err srd_config_reload(srd_config *c, const char *path);
+
+/* Call fn(ud, key, before, after) for every key whose value differs between
+ * a and b, values as text ("yes"/"no" for flags, "" for an unset path), in
+ * table order. Returns the number of keys that differ. */
+typedef void (*srd_config_diff_fn)(void *ud, const char *key, const char *before,
+                                   const char *after);
+size_t srd_config_diff(const srd_config *a, const srd_config *b, srd_config_diff_fn fn, void *ud);
 
 /* Print the option list (one entry per key, with range and default). */
 void srd_config_print_help(FILE *f);

@@ -78,6 +78,16 @@ void srd_log_init(sr_log_level min_level)
     sr_log_set_handler(srd_log_core, NULL);
 }
 
+void srd_log_set_level(sr_log_level min_level)
+{
+    atomic_store(&srd_log_min, (int)min_level);
+}
+
+sr_log_level srd_log_get_level(void)
+{
+    return (sr_log_level)atomic_load(&srd_log_min);
+}
+
 void srd_log_set_request(uint64_t id)
 {
     srd_log_req = id;

@@ -19,6 +19,10 @@ const char *srd_log_level_name(sr_log_level l);
  * Call once at start-up, before any thread starts. */
 void srd_log_init(sr_log_level min_level);
 
+/* Change the minimum level while threads run (a reload, SIGHUP). */
+void srd_log_set_level(sr_log_level min_level);
+sr_log_level srd_log_get_level(void);
+
 /* The request id shown on this thread's lines (0 = none). */
 void srd_log_set_request(uint64_t id);
 

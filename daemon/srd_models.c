@@ -6,12 +6,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sr_baseline.h"
 #include "sr_ckpt.h"
@@ -22,6 +24,7 @@
 #include "sr_vocab.h"
 #include "srd_log.h"
 #include "srd_ops.h"
+#include "srd_scorer.h"
 
 #define SRD_MODELS_SCORE_BATCH 128 /* queries per scoring call of a neural model */
 #define SRD_MODELS_MAX_LISTED 10000
@@ -42,7 +45,7 @@ struct srd_model {
     /* neural */
     sr_model *nn;
     sr_dnnl_ctx *ctx;
-    pthread_mutex_t lock; /* the neural model's arena */
+    srd_scorer *scorer;         /* owns the use of nn's arena */
     /* baseline */
     sr_baseline *base;
     /* the dataset it was trained on: ids and popularity */
@@ -56,18 +59,19 @@ struct srd_models {
     pthread_mutex_t lock;
     srd_model **cache;
     size_t n, cap;
+    char default_name[SR_PROTO_MAX_NAME_LEN + 1]; /* "" = none; file <dir>/default */
 };
 
 static void srd_model_free(srd_model *m)
 {
     if (!m)
         return;
+    srd_scorer_free(&m->scorer);
     sr_model_free(&m->nn);
     sr_dnnl_ctx_free(&m->ctx);
     sr_baseline_free(&m->base);
     sr_vocab_free(&m->vocab);
     sr_store_close(&m->store);
-    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
@@ -187,7 +191,6 @@ static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat
     char *path = m->path;
     srd_models_path(ms, name, m->path, sizeof m->path);
     atomic_init(&m->refs, 1);
-    pthread_mutex_init(&m->lock, NULL);
     snprintf(m->name, sizeof m->name, "%s", name);
     m->dev = sb->st_dev;
     m->ino = sb->st_ino;
@@ -204,9 +207,19 @@ static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat
         e = srd_model_open_dataset(ms, m, meta);
     if (e == SR_OK) {
         if (format.len == 5 && memcmp(format.ptr, "model", 5) == 0) {
+            const srd_config *cfg = ms->ops->cfg;
+            int lanes = cfg->score_threads > 0 ? (int)cfg->score_threads : omp_get_num_procs();
+            if (lanes > 64)
+                lanes = 64;
             e = sr_train_load_model(path, SRD_MODELS_SCORE_BATCH, &m->nn, NULL, NULL);
             if (e == SR_OK)
                 e = sr_dnnl_ctx_new(16, &m->ctx);
+            if (e == SR_OK)
+                e = srd_scorer_new(m->nn, m->ctx, lanes,
+                                   (int)atomic_load(&ms->ops->live.score_batch),
+                                   strcmp(cfg->score_precision, "f32") == 0 ? SRD_SCORER_F32
+                                                                             : SRD_SCORER_BF16,
+                                   &m->scorer);
         } else {
             e = sr_baseline_load(ck, &m->base);
         }
@@ -340,22 +353,25 @@ void srd_rec_result_free(srd_rec_result *r)
     r->n_items = 0;
 }
 
-sr_err srd_model_recommend(srd_model *m, const srd_rec_request *rq, srd_rec_result *out)
+uint32_t srd_model_tracks(const srd_model *m)
 {
-    memset(out, 0, sizeof *out);
-    const int32_t I = (int32_t)m->store->n_tracks;
-    float *scores = malloc(sizeof(float) * (size_t)I);
-    uint8_t *mask = calloc((size_t)I, 1);
-    int32_t *known = malloc(sizeof(int32_t) * (rq->n ? rq->n : 1));
-    uint8_t *ksk = malloc(rq->n ? rq->n : 1);
-    out->items = malloc(sizeof(int32_t) * (size_t)rq->k);
-    out->scores = malloc(sizeof(float) * (size_t)rq->k);
-    sr_err e = SR_OK;
-    if (!scores || !mask || !known || !ksk || !out->items || !out->scores) {
-        e = sr_errorf(SR_ERR_NOMEM, "recommend: %d tracks", (int)I);
-        goto done;
-    }
-    int n = 0;
+    return m->store->n_tracks;
+}
+
+/* One session's working set: its known plays (dense) and exclusions. */
+typedef struct srd_rec_work {
+    int32_t *known;   /* [n] */
+    uint8_t *ksk;     /* [n] */
+    int n_known;
+    int32_t *excl;    /* [n] */
+    int n_excl;
+} srd_rec_work;
+
+/* Map a session's ids to dense indices; unknown ones are counted in out. */
+static void srd_rec_map(const srd_model *m, const srd_rec_request *rq, srd_rec_work *w,
+                        srd_rec_result *out)
+{
+    w->n_known = w->n_excl = 0;
     for (uint32_t i = 0; i < rq->n; i++) {
         int32_t idx = sr_vocab_find(m->vocab, rq->tracks[i]);
         if (idx < 0) {
@@ -365,32 +381,99 @@ sr_err srd_model_recommend(srd_model *m, const srd_rec_request *rq, srd_rec_resu
             continue;
         }
         bool sk = rq->skipped && rq->skipped[i];
-        known[n] = idx;
-        ksk[n] = sk;
-        n++;
+        w->known[w->n_known] = idx;
+        w->ksk[w->n_known] = sk;
+        w->n_known++;
         if (rq->exclude == SR_EVAL_EXCLUDE_PLAYED || (rq->exclude == SR_EVAL_EXCLUDE_SKIPPED && sk))
-            mask[idx] = 1;
+            w->excl[w->n_excl++] = idx;
     }
-    if (n == 0) {
-        out->fallback = true;
-        for (int32_t i = 0; i < I; i++)
-            scores[i] = (float)m->store->track_plays[i];
-    } else if (m->nn) {
-        pthread_mutex_lock(&m->lock);
-        e = sr_model_score(m->nn, m->ctx, known, ksk, n, scores);
-        pthread_mutex_unlock(&m->lock);
-    } else {
-        sr_baseline_score(m->base, known, n, scores);
+}
+
+/* Top k of scores[I] without the session's exclusions (baselines, fallback). */
+static void srd_rec_rank(const float *scores, int32_t I, uint8_t *mask, const srd_rec_work *w,
+                         int k, srd_rec_result *out)
+{
+    for (int j = 0; j < w->n_excl; j++)
+        mask[w->excl[j]] = 1;
+    out->n_items = sr_topk(scores, I, mask, k, out->items, out->scores);
+    for (int j = 0; j < w->n_excl; j++)
+        mask[w->excl[j]] = 0;
+}
+
+sr_err srd_model_recommend(srd_model *m, const srd_rec_request *rq, int n, int batch,
+                           srd_rec_result *out)
+{
+    const int32_t I = (int32_t)m->store->n_tracks;
+    memset(out, 0, sizeof *out * (size_t)n);
+    size_t plays = 0;
+    for (int s = 0; s < n; s++)
+        plays += rq[s].n;
+    srd_rec_work *w = calloc((size_t)n, sizeof *w);
+    int32_t *ibuf = malloc(sizeof(int32_t) * 2 * (plays ? plays : 1));
+    uint8_t *bbuf = malloc(plays ? plays : 1);
+    srd_score_item *items = calloc((size_t)n, sizeof *items);
+    float *scores = NULL;  /* [I]: baselines and the popularity fallback */
+    uint8_t *mask = NULL;  /* [I] */
+    sr_err e = SR_OK;
+    if (!w || !ibuf || !bbuf || !items) {
+        e = sr_errorf(SR_ERR_NOMEM, "recommend: %d sessions", n);
+        goto done;
     }
-    if (e == SR_OK)
-        out->n_items = sr_topk(scores, I, mask, rq->k, out->items, out->scores);
+    size_t off = 0;
+    int n_items = 0, n_other = 0;
+    for (int s = 0; s < n; s++) {
+        out[s].items = malloc(sizeof(int32_t) * (size_t)rq[s].k);
+        out[s].scores = malloc(sizeof(float) * (size_t)rq[s].k);
+        if (!out[s].items || !out[s].scores) {
+            e = sr_errorf(SR_ERR_NOMEM, "recommend: %d sessions", n);
+            goto done;
+        }
+        w[s].known = ibuf + off;
+        w[s].excl = ibuf + plays + off;
+        w[s].ksk = bbuf + off;
+        off += rq[s].n;
+        srd_rec_map(m, &rq[s], &w[s], &out[s]);
+        out[s].fallback = w[s].n_known == 0;
+        if (m->nn && !out[s].fallback) {
+            items[n_items++] = (srd_score_item){ w[s].known, w[s].ksk, w[s].n_known, w[s].excl,
+                                                 w[s].n_excl, rq[s].k, out[s].items,
+                                                 out[s].scores, 0 };
+        } else {
+            n_other++;
+        }
+    }
+    if (n_other > 0) {
+        scores = malloc(sizeof(float) * (size_t)I);
+        mask = calloc((size_t)I, 1);
+        if (!scores || !mask) {
+            e = sr_errorf(SR_ERR_NOMEM, "recommend: %d tracks", (int)I);
+            goto done;
+        }
+    }
+    for (int s = 0; s < n && n_other > 0; s++) {
+        if (out[s].fallback) {
+            for (int32_t i = 0; i < I; i++)
+                scores[i] = (float)m->store->track_plays[i];
+        } else if (!m->nn) {
+            sr_baseline_score(m->base, w[s].known, w[s].n_known, scores);
+        } else {
+            continue;
+        }
+        srd_rec_rank(scores, I, mask, &w[s], rq[s].k, &out[s]);
+    }
+    if (n_items > 0) {
+        e = srd_scorer_run(m->scorer, items, n_items, batch);
+        for (int s = 0, j = 0; e == SR_OK && s < n; s++)
+            if (!out[s].fallback)
+                out[s].n_items = items[j++].n_items;
+    }
 done:
+    free(w);
+    free(ibuf);
+    free(bbuf);
+    free(items);
     free(scores);
     free(mask);
-    free(known);
-    free(ksk);
-    if (e != SR_OK)
-        srd_rec_result_free(out);
     return e;
 }
 
@@ -585,4 +668,198 @@ sr_err srd_models_pack(srd_models *ms, const char *name, msgpack_packer *pk)
         free(names[i]);
     free(names);
     return e;
+}
+
+/* ---- default, save, drop ------------------------------------------------------------ */
+
+static void srd_models_default_path(const srd_models *ms, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/default", ms->dir);
+}
+
+/* Read <dir>/default into ms->default_name (a missing or bad file = none). */
+static void srd_models_read_default(srd_models *ms)
+{
+    char path[PATH_MAX + 16], buf[SR_PROTO_MAX_NAME_LEN + 2];
+    srd_models_default_path(ms, path, sizeof path);
+    ms->default_name[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (fgets(buf, sizeof buf, f)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (srd_models_name_ok(buf)) /* so at most SR_PROTO_MAX_NAME_LEN bytes */
+            memcpy(ms->default_name, buf, strlen(buf) + 1);
+        else
+            srd_warn("%s: \"%s\" is not a model name; no default model", path, buf);
+    }
+    fclose(f);
+}
+
+void srd_models_default(srd_models *ms, char *out, size_t cap)
+{
+    pthread_mutex_lock(&ms->lock);
+    if (ms->default_name[0] == '\0')
+        srd_models_read_default(ms);
+    snprintf(out, cap, "%s", ms->default_name);
+    pthread_mutex_unlock(&ms->lock);
+    if (out[0] != '\0' && !srd_models_exists(ms, out))
+        out[0] = '\0';
+}
+
+/* Write (or with name "" remove) the default file; under ms->lock. */
+static sr_err srd_models_write_default(srd_models *ms, const char *name)
+{
+    char path[PATH_MAX + 16], line[SR_PROTO_MAX_NAME_LEN + 2];
+    srd_models_default_path(ms, path, sizeof path);
+    if (name[0] == '\0') {
+        if (unlink(path) != 0 && errno != ENOENT)
+            return sr_errorf(SR_ERR_IO, "remove %s: %s", path, strerror(errno));
+        ms->default_name[0] = '\0';
+        return SR_OK;
+    }
+    size_t len = strlen(name);
+    if (len > SR_PROTO_MAX_NAME_LEN)
+        return sr_errorf(SR_ERR_ARG, "model name of %zu bytes", len);
+    memcpy(line, name, len);
+    line[len] = '\n';
+    sr_err e = sr_write_file_atomic(path, line, len + 1);
+    if (e == SR_OK)
+        memcpy(ms->default_name, name, len + 1);
+    return e;
+}
+
+sr_err srd_models_set_default(srd_models *ms, const char *name)
+{
+    if (!srd_models_name_ok(name))
+        return sr_errorf(SR_ERR_ARG, "bad model name \"%s\"", name);
+    if (!srd_models_exists(ms, name))
+        return sr_errorf(SR_ERR_NOTFOUND, "no model %s", name);
+    pthread_mutex_lock(&ms->lock);
+    sr_err e = srd_models_write_default(ms, name);
+    pthread_mutex_unlock(&ms->lock);
+    if (e == SR_OK)
+        srd_info("default model: %s", name);
+    return e;
+}
+
+/* Copy src to dst through dst.tmp + fsync + rename. */
+static sr_err srd_models_copy_file(const char *src, const char *dst)
+{
+    char tmp[PATH_MAX + 96];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    sr_err e = SR_OK;
+    char *buf = malloc(1 << 20);
+    FILE *in = fopen(src, "rb");
+    FILE *out = in && buf ? fopen(tmp, "wb") : NULL;
+    if (!buf || !in || !out) {
+        e = !buf ? sr_errorf(SR_ERR_NOMEM, "copy %s", src)
+                 : sr_errorf(SR_ERR_IO, "%s: %s", !in ? src : tmp, strerror(errno));
+        goto done;
+    }
+    size_t n;
+    while ((n = fread(buf, 1, 1 << 20, in)) > 0) {
+        if (fwrite(buf, 1, n, out) != n) {
+            e = sr_errorf(SR_ERR_IO, "write %s: %s", tmp, strerror(errno));
+            goto done;
+        }
+    }
+    if (ferror(in)) {
+        e = sr_errorf(SR_ERR_IO, "read %s: %s", src, strerror(errno));
+        goto done;
+    }
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
+        e = sr_errorf(SR_ERR_IO, "write %s: %s", tmp, strerror(errno));
+        goto done;
+    }
+done:
+    if (out && fclose(out) != 0 && e == SR_OK)
+        e = sr_errorf(SR_ERR_IO, "close %s: %s", tmp, strerror(errno));
+    if (in)
+        fclose(in);
+    free(buf);
+    if (e == SR_OK && rename(tmp, dst) != 0)
+        e = sr_errorf(SR_ERR_IO, "rename %s: %s", tmp, strerror(errno));
+    if (e == SR_OK)
+        e = sr_fsync_dir_of(dst);
+    if (e != SR_OK)
+        unlink(tmp);
+    return e;
+}
+
+sr_err srd_models_save(srd_models *ms, const char *name, const char *as, bool replace)
+{
+    if (!srd_models_name_ok(name) || !srd_models_name_ok(as))
+        return sr_errorf(SR_ERR_ARG, "bad model name \"%s\"",
+                         srd_models_name_ok(name) ? as : name);
+    if (strcmp(name, as) == 0)
+        return sr_errorf(SR_ERR_ARG, "save %s as itself", name);
+    char src[PATH_MAX + 80], dst[PATH_MAX + 80];
+    srd_models_path(ms, name, src, sizeof src);
+    srd_models_path(ms, as, dst, sizeof dst);
+    struct stat sb;
+    if (stat(src, &sb) != 0)
+        return sr_errorf(SR_ERR_NOTFOUND, "no model %s", name);
+    if (!replace && stat(dst, &sb) == 0)
+        return sr_errorf(SR_ERR_EXISTS, "model %s exists (replace it with --replace)", as);
+    /* The source is only ever replaced by rename, so the copy is of one
+     * whole version of it; the destination appears whole for the same reason. */
+    sr_err e = srd_models_copy_file(src, dst);
+    if (e == SR_OK)
+        srd_info("saved model %s as %s", name, as);
+    return e;
+}
+
+sr_err srd_models_drop(srd_models *ms, const char *name, bool *was_default)
+{
+    *was_default = false;
+    if (!srd_models_name_ok(name))
+        return sr_errorf(SR_ERR_ARG, "bad model name \"%s\"", name);
+    char path[PATH_MAX + 80];
+    srd_models_path(ms, name, path, sizeof path);
+    pthread_mutex_lock(&ms->lock);
+    sr_err e = SR_OK;
+    if (unlink(path) != 0) {
+        e = errno == ENOENT ? sr_errorf(SR_ERR_NOTFOUND, "no model %s", name)
+                            : sr_errorf(SR_ERR_IO, "remove %s: %s", path, strerror(errno));
+        goto done;
+    }
+    for (size_t i = 0; i < ms->n;) {
+        if (strcmp(ms->cache[i]->name, name) == 0) {
+            srd_model_release(&ms->cache[i]); /* users holding it finish with it */
+            ms->cache[i] = ms->cache[--ms->n];
+        } else {
+            i++;
+        }
+    }
+    if (ms->default_name[0] == '\0')
+        srd_models_read_default(ms);
+    if (strcmp(ms->default_name, name) == 0) {
+        *was_default = true;
+        e = srd_models_write_default(ms, "");
+    }
+done:
+    pthread_mutex_unlock(&ms->lock);
+    if (e == SR_OK)
+        srd_info("dropped model %s%s", name, *was_default ? " (it was the default)" : "");
+    return e;
+}
+
+void srd_models_scorer_stats(srd_models *ms, uint64_t *loaded, uint64_t *sessions,
+                             uint64_t *passes, uint64_t *max_batch)
+{
+    *loaded = *sessions = *passes = *max_batch = 0;
+    pthread_mutex_lock(&ms->lock);
+    *loaded = ms->n;
+    for (size_t i = 0; i < ms->n; i++) {
+        if (!ms->cache[i]->scorer)
+            continue;
+        srd_scorer_stats st;
+        srd_scorer_get_stats(ms->cache[i]->scorer, &st);
+        *sessions += st.sessions;
+        *passes += st.passes;
+        if (st.max_batch > *max_batch)
+            *max_batch = st.max_batch;
+    }
+    pthread_mutex_unlock(&ms->lock);
 }

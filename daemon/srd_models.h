@@ -8,9 +8,14 @@
  * "dataset_created"): its vocabulary maps external track ids to the model's
  * rows, so loading refuses a model whose dataset was replaced since.
  *
- * Thread safety: every function may be called from any thread. A neural
- * model has one scoring arena, so its scoring calls are serialised by a
- * lock (baselines score without one).
+ * One model may be the default (recommend without a model name); the
+ * choice is kept in <state_dir>/models/default and survives restarts.
+ *
+ * Thread safety: every function may be called from any thread. A loaded
+ * model is immutable once loaded (a snapshot): a newer file of the same name
+ * is loaded beside it, and the old one is freed when its last user is done.
+ * A neural model's recommend calls are micro-batched across threads
+ * (srd_scorer.h); baselines score each session on the calling thread.
  */
 #ifndef SRD_MODELS_H
 #define SRD_MODELS_H
@@ -43,6 +48,25 @@ sr_err srd_models_pack(srd_models *ms, const char *name, msgpack_packer *pk);
 
 /* A loaded model, referenced. SR_ERR_NOTFOUND for an unknown name. */
 sr_err srd_models_get(srd_models *ms, const char *name, srd_model **out);
+
+/* The default model's name into out[cap] ("" when none is set or the model
+ * it named is gone). */
+void srd_models_default(srd_models *ms, char *out, size_t cap);
+/* Make `name` (an existing model) the default. */
+sr_err srd_models_set_default(srd_models *ms, const char *name);
+/* Snapshot model `name` as `as` (a copy of its file, written under a
+ * temporary name and renamed: readers of `as` see the old or the new model,
+ * never half of one). SR_ERR_NOTFOUND when `name` does not exist,
+ * SR_ERR_EXISTS when `as` does and !replace. The caller refuses names an
+ * unfinished job will write. */
+sr_err srd_models_save(srd_models *ms, const char *name, const char *as, bool replace);
+/* Delete model `name`: its file, and its cache entry (requests holding it
+ * finish with it). Clears the default when it was the default (*was_default).
+ * SR_ERR_NOTFOUND when it does not exist. */
+sr_err srd_models_drop(srd_models *ms, const char *name, bool *was_default);
+/* Totals of the micro-batching scorers of the loaded models (status). */
+void srd_models_scorer_stats(srd_models *ms, uint64_t *loaded, uint64_t *sessions,
+                             uint64_t *passes, uint64_t *max_batch);
 void srd_model_release(srd_model **m); /* NULL-safe */
 
 const char *srd_model_dataset(const srd_model *m);
@@ -69,7 +93,13 @@ typedef struct srd_rec_result {
     uint32_t unknown[SRD_MODELS_MAX_WARNINGS]; /* the first of them (indices into tracks) */
 } srd_rec_result;
 
-sr_err srd_model_recommend(srd_model *m, const srd_rec_request *rq, srd_rec_result *out);
+/* Recommend for rq[0..n) (one result each in out[0..n), to be freed with
+ * srd_rec_result_free even on error). Neural models score the sessions in
+ * passes of at most `batch` sessions, shared with concurrent calls. */
+sr_err srd_model_recommend(srd_model *m, const srd_rec_request *rq, int n, int batch,
+                           srd_rec_result *out);
+/* Number of tracks the model scores. */
+uint32_t srd_model_tracks(const srd_model *m);
 void srd_rec_result_free(srd_rec_result *r);
 /* External id of a dense index. */
 sr_str srd_model_track_id(const srd_model *m, int32_t track);

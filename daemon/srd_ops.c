@@ -13,18 +13,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sr_bf16.h"
 #include "sr_ingest.h"
 #include "sr_store.h"
 #include "sr_synth.h"
+#include "srd_auth.h"
 #include "srd_evconf.h"
 #include "srd_jobs.h"
-#include "srd_models.h"
+#include "srd_metrics.h"
 #include "srd_log.h"
+#include "srd_models.h"
 #include "srd_paths.h"
 
 #define SRD_MAX_LISTED 100000    /* datasets listed by one `datasets` reply */
 
 /* ---- small helpers ------------------------------------------------------- */
+
+static uint64_t srd_ops_ns_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ns = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000000 + (t1.tv_nsec - t0->tv_nsec);
+    return ns > 0 ? (uint64_t)ns : 0;
+}
 
 static double srd_ops_since(const struct timespec *t0)
 {
@@ -40,9 +51,14 @@ msgpack_packer srd_ops_packer(msgpack_sbuffer *reply)
     return pk;
 }
 
+/* Set by srd_ops_reply_error on this thread: the request being executed
+ * failed (read by srd_ops_execute for the metrics). */
+static _Thread_local bool srd_ops_failed;
+
 void srd_ops_reply_error(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_proto_code code,
                          const char *message)
 {
+    srd_ops_failed = true;
     msgpack_packer pk = srd_ops_packer(reply);
     msgpack_sbuffer_clear(reply);
     sr_proto_reply_error(&pk, id, code, message);
@@ -235,7 +251,12 @@ static void srd_ops_status(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     int queued = 0, running = 0;
     if (ops->jobs)
         srd_jobs_counts(ops->jobs, &queued, &running);
-    sr_proto_reply_ok_begin(&pk, req->id, 11);
+    srd_mem mem;
+    bool have_mem = srd_mem_read(&mem) == SR_OK;
+    uint64_t loaded = 0, sessions = 0, passes = 0, max_batch = 0;
+    if (ops->models)
+        srd_models_scorer_stats(ops->models, &loaded, &sessions, &passes, &max_batch);
+    sr_proto_reply_ok_begin(&pk, req->id, 14);
     sr_proto_pack_kv_str(&pk, "version", SEQREC_VERSION);
     sr_proto_pack_kv_u64(&pk, "jobs_queued", (uint64_t)queued);
     sr_proto_pack_kv_u64(&pk, "jobs_running", (uint64_t)running);
@@ -247,6 +268,36 @@ static void srd_ops_status(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     sr_proto_pack_kv_u64(&pk, "workers", (uint64_t)ops->cfg->threads);
     sr_proto_pack_kv_str(&pk, "data_root", ops->data_root);
     sr_proto_pack_kv_str(&pk, "state_dir", ops->state_dir);
+    /* counts and latencies (since start and the last minute), per op */
+    sr_proto_pack_str(&pk, "traffic");
+    if (ops->metrics) {
+        srd_metrics_snap *snap = malloc(sizeof *snap);
+        if (snap) {
+            srd_metrics_snapshot(ops->metrics, snap);
+            srd_metrics_pack(snap, &pk);
+            free(snap);
+        } else {
+            msgpack_pack_nil(&pk);
+        }
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    sr_proto_pack_str(&pk, "memory");
+    if (have_mem) {
+        srd_mem_pack(&mem, &pk);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    /* the micro-batching of recommend (loaded neural models) */
+    sr_proto_pack_str(&pk, "scoring");
+    msgpack_pack_map(&pk, 6);
+    sr_proto_pack_kv_u64(&pk, "models_loaded", loaded);
+    sr_proto_pack_kv_str(&pk, "precision", ops->cfg->score_precision);
+    sr_proto_pack_kv_str(&pk, "kernel", strcmp(ops->cfg->score_precision, "f32") == 0
+                                            ? "onednn_f32" : sr_bf16_kernel_name());
+    sr_proto_pack_kv_u64(&pk, "sessions", sessions);
+    sr_proto_pack_kv_f64(&pk, "mean_batch", passes ? (double)sessions / (double)passes : 0.0);
+    sr_proto_pack_kv_u64(&pk, "max_batch", max_batch);
 }
 
 /* ---- synth ------------------------------------------------------------------ */
@@ -269,10 +320,11 @@ static void srd_ops_synth(srd_ops *ops, const sr_proto_request *req, msgpack_sbu
         srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INVALID, "sessions: must be >= 1");
         return;
     }
-    if (r->sessions > (uint64_t)ops->cfg->max_synth_sessions) {
+    int64_t max_synth = atomic_load(&ops->live.max_synth_sessions);
+    if (r->sessions > (uint64_t)max_synth) {
         snprintf(err, sizeof err, "sessions: %llu is over this daemon's limit %lld "
                  "(max_synth_sessions)", (unsigned long long)r->sessions,
-                 (long long)ops->cfg->max_synth_sessions);
+                 (long long)max_synth);
         srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_TOO_LARGE, err);
         return;
     }
@@ -693,18 +745,26 @@ sr_proto_code srd_ops_decode(srd_ops *ops, const void *buf, size_t len, sr_proto
                              msgpack_sbuffer *reply)
 {
     char err[512] = "";
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     memset(req, 0, sizeof *req);
     sr_proto_code code = sr_proto_request_decode(buf, len, &ops->limits, req, err, sizeof err);
     if (code != SR_PROTO_CODE_OK) {
         srd_log_set_request(req->id);
         srd_ops_reply_error(ops, reply, req->id, code, err[0] ? err : "malformed request");
         srd_log_set_request(0);
+        /* counted under the op it named, or "other" */
+        if (ops->metrics)
+            srd_metrics_record(ops->metrics, (int)req->op, false, srd_ops_ns_since(&t0));
     }
     return code;
 }
 
 void srd_ops_execute(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
 {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    srd_ops_failed = false;
     srd_log_set_request(req->id);
     srd_debug("op %s", sr_proto_op_name(req->op));
     msgpack_sbuffer_clear(reply);
@@ -756,6 +816,8 @@ void srd_ops_execute(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer 
         srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_UNKNOWN_OP, "unknown op");
         break;
     }
+    if (ops->metrics)
+        srd_metrics_record(ops->metrics, (int)req->op, !srd_ops_failed, srd_ops_ns_since(&t0));
     srd_log_set_request(0);
 }
 
@@ -803,6 +865,11 @@ sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg)
     atomic_init(&ops->errors, 0);
     atomic_init(&ops->busy_workers, 0);
     atomic_init(&ops->stopping, false);
+    atomic_init(&ops->live.max_synth_sessions, cfg->max_synth_sessions);
+    atomic_init(&ops->live.max_sessions, cfg->max_sessions);
+    atomic_init(&ops->live.max_plays, cfg->max_plays);
+    atomic_init(&ops->live.score_batch, cfg->score_batch);
+    atomic_init(&ops->live.ckpt_every, cfg->ckpt_every);
     if (pthread_mutex_init(&ops->lock, NULL) != 0)
         return sr_errorf(SR_ERR_INTERNAL, "pthread_mutex_init failed");
 
@@ -838,6 +905,9 @@ sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg)
         return sr_errorf(SR_ERR_EXISTS, "state dir %s is in use by another seqrecd (%s)",
                          ops->state_dir, strerror(errno));
     srd_ops_clean_tmp(ops->tmp_dir);
+    e = srd_metrics_new(&ops->metrics);
+    if (e != SR_OK)
+        return e;
     return srd_models_new(ops, &ops->models);
 }
 
@@ -853,6 +923,7 @@ void srd_ops_destroy(srd_ops *ops)
     atomic_store(&ops->stopping, true);
     srd_jobs_free(&ops->jobs);
     srd_models_free(&ops->models);
+    srd_metrics_free(&ops->metrics);
     if (ops->lock_fd >= 0)
         close(ops->lock_fd); /* releases the flock */
     ops->lock_fd = -1;
@@ -861,4 +932,90 @@ void srd_ops_destroy(srd_ops *ops)
         ops->busy[i] = NULL;
     }
     pthread_mutex_destroy(&ops->lock);
+}
+
+/* ---- reload (SIGHUP) ------------------------------------------------------- */
+
+typedef struct srd_ops_reload_ctx {
+    const char *path;
+    bool curve_live; /* CURVE on before and after: curve_clients can change */
+} srd_ops_reload_ctx;
+
+/* Log one changed key: applied (the srd_live settings, log_level, and
+ * curve_clients while CURVE stays on) or waiting for a restart. */
+static void srd_ops_reload_key(void *ud, const char *key, const char *before, const char *after)
+{
+    const srd_ops_reload_ctx *x = ud;
+    static const char *const live[] = { "max_synth_sessions", "max_sessions", "max_plays",
+                                        "score_batch", "ckpt_every", "log_level" };
+    bool applied = x->curve_live && strcmp(key, "curve_clients") == 0;
+    for (size_t i = 0; i < SR_COUNTOF(live) && !applied; i++)
+        applied = strcmp(key, live[i]) == 0;
+    const char *b = before[0] ? before : "\"\"", *a = after[0] ? after : "\"\"";
+    if (applied)
+        srd_info("reloaded %s: %s %s -> %s", x->path, key, b, a);
+    else
+        srd_warn("reloaded %s: %s %s -> %s needs a restart; still %s", x->path, key, b, a, b);
+}
+
+sr_err srd_ops_reload(srd_ops *ops, const char *config_path)
+{
+    sr_err e = SR_OK;
+    srd_auth_clients *clients = NULL;
+    srd_ops_reload_ctx x = { config_path ? config_path : "(no config file)", false };
+    srd_config *run = malloc(sizeof *run), *fresh = malloc(sizeof *fresh);
+    if (!run || !fresh) {
+        e = sr_errorf(SR_ERR_NOMEM, "reload: out of memory");
+        goto done;
+    }
+    /* Everything is read and checked before anything is applied: a bad file
+     * (or a bad curve_clients file) leaves every running setting alone. */
+    if ((e = srd_config_reload(fresh, config_path)) != SR_OK)
+        goto done;
+    x.curve_live = srd_auth_enabled() && fresh->curve_secret_key[0] != '\0';
+    if (x.curve_live && (e = srd_auth_clients_read(fresh->curve_clients, &clients)) != SR_OK)
+        goto done;
+
+    /* What runs now: the start-up settings, with what reloads changed. */
+    *run = *ops->cfg;
+    run->max_synth_sessions = atomic_load(&ops->live.max_synth_sessions);
+    run->max_sessions = atomic_load(&ops->live.max_sessions);
+    run->max_plays = atomic_load(&ops->live.max_plays);
+    run->score_batch = atomic_load(&ops->live.score_batch);
+    run->ckpt_every = atomic_load(&ops->live.ckpt_every);
+    run->log_level = srd_log_get_level();
+    if (srd_auth_enabled())
+        srd_auth_clients_path(run->curve_clients, sizeof run->curve_clients);
+
+    atomic_store(&ops->live.max_synth_sessions, fresh->max_synth_sessions);
+    atomic_store(&ops->live.max_sessions, fresh->max_sessions);
+    atomic_store(&ops->live.max_plays, fresh->max_plays);
+    atomic_store(&ops->live.score_batch, fresh->score_batch);
+    atomic_store(&ops->live.ckpt_every, fresh->ckpt_every);
+    /* The more verbose of the two levels while the changes are logged, so
+     * that "log_level info -> warn" is itself still seen. */
+    bool quieter = fresh->log_level > run->log_level;
+    if (!quieter)
+        srd_log_set_level(fresh->log_level);
+    size_t changed = srd_config_diff(run, fresh, srd_ops_reload_key, &x);
+    if (clients) {
+        size_t added = 0, removed = 0;
+        srd_auth_clients_install(&clients, &added, &removed);
+        if (added || removed) {
+            char now[PATH_MAX];
+            srd_auth_clients_path(now, sizeof now);
+            srd_info("reloaded %s: curve_clients %s: %zu added, %zu removed", x.path, now, added,
+                     removed);
+            changed++;
+        }
+    }
+    if (changed == 0)
+        srd_info("reloaded %s: no changes", x.path);
+    if (quieter)
+        srd_log_set_level(fresh->log_level);
+done:
+    srd_auth_clients_free(&clients);
+    free(run);
+    free(fresh);
+    return e;
 }

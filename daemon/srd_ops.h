@@ -19,6 +19,16 @@
 
 #define SRD_OPS_MAX_BUSY 64 /* >= the largest `threads` */
 
+/* Settings that SIGHUP may change while requests run (srd_ops_reload).
+ * Request handlers read these, never the srd_config copies. */
+typedef struct srd_live {
+    atomic_int_fast64_t max_synth_sessions;
+    atomic_int_fast64_t max_sessions;
+    atomic_int_fast64_t max_plays;
+    atomic_int_fast64_t score_batch;
+    atomic_int_fast64_t ckpt_every;
+} srd_live;
+
 typedef struct srd_ops {
     const srd_config *cfg;
     char data_root[PATH_MAX];    /* realpath of cfg->data_root */
@@ -27,6 +37,7 @@ typedef struct srd_ops {
     char tmp_dir[PATH_MAX];      /* <state_dir>/tmp: spill space for events ingests */
     struct timespec started;     /* CLOCK_MONOTONIC */
     sr_mp_limits limits;
+    srd_live live;               /* reloadable settings */
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t errors;
     atomic_int busy_workers;
@@ -37,6 +48,7 @@ typedef struct srd_ops {
     char *busy[SRD_OPS_MAX_BUSY];
     struct srd_jobs *jobs;       /* training jobs (srd_jobs.h) */
     struct srd_models *models;   /* trained models (srd_models.h) */
+    struct srd_metrics *metrics; /* request counts and latencies (srd_metrics.h) */
     int lock_fd;                 /* flock on <state_dir>/lock: one daemon per state dir */
 } srd_ops;
 
@@ -48,6 +60,13 @@ sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg);
  * jobs resume). Called once the endpoint is bound. */
 sr_err srd_ops_start_jobs(srd_ops *ops);
 void srd_ops_destroy(srd_ops *ops);
+
+/* Re-read the config file (SIGHUP; NULL = no file: only the command line
+ * and defaults, i.e. nothing changes) and apply what can change while the
+ * daemon runs: the srd_live settings and log_level. Keys that need a
+ * restart are logged when they differ. The srd_config the daemon started
+ * with stays as it was. */
+sr_err srd_ops_reload(srd_ops *ops, const char *config_path);
 
 /* Count one received request. */
 void srd_ops_count_request(srd_ops *ops);

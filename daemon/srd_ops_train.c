@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sr_baseline.h"
@@ -44,7 +45,7 @@ static sr_err srd_train_config(srd_ops *ops, const sr_proto_train *t, srd_job_ki
     if (e != SR_OK)
         return e;
     c.threads = (int)ops->cfg->train_threads;
-    c.ckpt_every = (uint64_t)ops->cfg->ckpt_every;
+    c.ckpt_every = (uint64_t)atomic_load(&ops->live.ckpt_every);
     if (t->epochs)
         c.epochs = t->epochs;
     if (t->max_steps)
@@ -294,88 +295,147 @@ void srd_ops_evaluate(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer
 
 /* ---- recommend -------------------------------------------------------------------- */
 
+/* One session's result: a map {fallback, items, warnings}, or, for the
+ * single-session reply (model != NULL), those members and "model" packed
+ * into the result map the caller began with 4 entries. */
+static void srd_pack_rec_result(msgpack_packer *pk, const srd_model *m, const srd_rec_request *rq,
+                                const srd_rec_result *r, const char *name)
+{
+    if (!name)
+        msgpack_pack_map(pk, 3);
+    else
+        sr_proto_pack_kv_str(pk, "model", name);
+    sr_proto_pack_str(pk, "fallback");
+    r->fallback ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    sr_proto_pack_str(pk, "items");
+    msgpack_pack_array(pk, (uint32_t)r->n_items);
+    for (int i = 0; i < r->n_items; i++) {
+        sr_str id = srd_model_track_id(m, r->items[i]);
+        msgpack_pack_map(pk, 2);
+        sr_proto_pack_str(pk, "track");
+        msgpack_pack_str(pk, id.len);
+        msgpack_pack_str_body(pk, id.ptr, id.len);
+        sr_proto_pack_kv_f64(pk, "score", (double)r->scores[i]);
+    }
+    uint32_t shown = r->n_unknown < SRD_MODELS_MAX_WARNINGS ? r->n_unknown
+                                                            : SRD_MODELS_MAX_WARNINGS;
+    uint32_t n_warn = shown + (r->n_unknown > SRD_MODELS_MAX_WARNINGS) + r->fallback;
+    sr_proto_pack_str(pk, "warnings");
+    msgpack_pack_array(pk, n_warn);
+    for (uint32_t i = 0; i < shown; i++) {
+        char w[400];
+        sr_str id = rq->tracks[r->unknown[i]];
+        snprintf(w, sizeof w, "unknown track id \"%.*s\" (play %u) ignored",
+                 (int)(id.len > 256 ? 256 : id.len), id.ptr, r->unknown[i] + 1);
+        sr_proto_pack_str(pk, w);
+    }
+    if (r->n_unknown > SRD_MODELS_MAX_WARNINGS) {
+        char w[100];
+        snprintf(w, sizeof w, "%u more unknown track ids ignored",
+                 r->n_unknown - SRD_MODELS_MAX_WARNINGS);
+        sr_proto_pack_str(pk, w);
+    }
+    if (r->fallback)
+        sr_proto_pack_str(pk, "no known track in the session: most popular tracks returned");
+}
+
+/* The model a request names, or the default one. */
+static sr_proto_code srd_ops_model_name(srd_ops *ops, sr_pstr given, char name[SRD_NAME_MAX],
+                                        char *err, size_t errcap)
+{
+    if (given.len > 0)
+        return srd_ops_name(given, name, err, errcap);
+    srd_models_default(ops->models, name, SRD_NAME_MAX);
+    if (name[0] != '\0')
+        return SR_PROTO_CODE_OK;
+    snprintf(err, errcap, "no model given and no default model set (seqrecctl models default NAME)");
+    return SR_PROTO_CODE_NOT_FOUND;
+}
+
 void srd_ops_recommend(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
 {
     const sr_proto_recommend *q = &req->u.recommend;
     char name[SRD_NAME_MAX], err[256];
-    sr_proto_code code = srd_ops_name(q->model, name, err, sizeof err);
+    sr_proto_code code = srd_ops_model_name(ops, q->model, name, err, sizeof err);
     if (code != SR_PROTO_CODE_OK) {
         srd_ops_reply_error(ops, reply, req->id, code, err);
         return;
     }
-    srd_rec_request rq = { NULL, NULL, q->tracks.n, q->k ? (int)q->k : SRD_DEFAULT_K,
-                           SR_EVAL_EXCLUDE_SKIPPED };
+    /* the daemon's limits (reloadable), below the protocol's */
+    int64_t max_sessions = atomic_load(&ops->live.max_sessions);
+    int64_t max_plays = atomic_load(&ops->live.max_plays);
+    if ((int64_t)q->n_sessions > max_sessions) {
+        snprintf(err, sizeof err, "%u sessions in one request, more than max_sessions = %lld",
+                 q->n_sessions, (long long)max_sessions);
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_TOO_LARGE, err);
+        return;
+    }
+    size_t plays = 0;
+    for (uint32_t s = 0; s < q->n_sessions; s++) {
+        if ((int64_t)q->sessions[s].tracks.n > max_plays) {
+            snprintf(err, sizeof err, "session %u has %u plays, more than max_plays = %lld",
+                     s + 1, q->sessions[s].tracks.n, (long long)max_plays);
+            srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_TOO_LARGE, err);
+            return;
+        }
+        plays += q->sessions[s].tracks.n;
+    }
+    sr_eval_exclude exclude = SR_EVAL_EXCLUDE_SKIPPED;
     sr_err e = SR_OK;
     if (q->exclude.len > 0)
-        e = sr_eval_exclude_parse(srd_sstr(q->exclude), &rq.exclude);
+        e = sr_eval_exclude_parse(srd_sstr(q->exclude), &exclude);
     if (e != SR_OK) {
         srd_ops_reply_sr_err(ops, reply, req->id, e, "recommend");
         return;
     }
-    sr_str *ids = malloc(sizeof(sr_str) * (q->tracks.n ? q->tracks.n : 1));
-    bool *sk = malloc(sizeof(bool) * (q->tracks.n ? q->tracks.n : 1));
-    if (!ids || !sk) {
-        free(ids);
-        free(sk);
-        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INTERNAL, "out of memory");
-        return;
-    }
-    sr_proto_strs_iter it;
-    sr_proto_strs_begin(&q->tracks, &it);
-    sr_pstr ps;
-    for (uint32_t i = 0; i < q->tracks.n && sr_proto_strs_next(&it, &ps); i++) {
-        ids[i] = srd_sstr(ps);
-        sk[i] = q->has_skipped && sr_proto_bools_at(&q->skipped, i);
-    }
-    rq.tracks = ids;
-    rq.skipped = sk;
+    uint32_t n = q->n_sessions;
+    sr_str *ids = malloc(sizeof(sr_str) * (plays ? plays : 1));
+    bool *sk = malloc(sizeof(bool) * (plays ? plays : 1));
+    srd_rec_request *rq = calloc(n ? n : 1, sizeof *rq);
+    srd_rec_result *res = calloc(n ? n : 1, sizeof *res);
     srd_model *m = NULL;
-    srd_rec_result r;
-    memset(&r, 0, sizeof r);
+    if (!ids || !sk || !rq || !res) {
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INTERNAL, "out of memory");
+        goto done;
+    }
+    size_t off = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        const sr_proto_session *ps = &q->sessions[s];
+        sr_proto_strs_iter it;
+        sr_proto_strs_begin(&ps->tracks, &it);
+        sr_pstr id;
+        rq[s] = (srd_rec_request){ ids + off, sk + off, ps->tracks.n,
+                                   q->k ? (int)q->k : SRD_DEFAULT_K, exclude };
+        for (uint32_t i = 0; i < ps->tracks.n && sr_proto_strs_next(&it, &id); i++) {
+            ids[off + i] = srd_sstr(id);
+            sk[off + i] = ps->has_skipped && sr_proto_bools_at(&ps->skipped, i);
+        }
+        off += ps->tracks.n;
+    }
     e = srd_models_get(ops->models, name, &m);
     if (e == SR_OK)
-        e = srd_model_recommend(m, &rq, &r);
+        e = srd_model_recommend(m, rq, (int)n, (int)atomic_load(&ops->live.score_batch), res);
     if (e != SR_OK) {
         srd_ops_reply_sr_err(ops, reply, req->id, e, "recommend");
         goto done;
     }
     msgpack_packer pk = srd_ops_packer(reply);
-    sr_proto_reply_ok_begin(&pk, req->id, 4);
-    sr_proto_pack_kv_str(&pk, "model", name);
-    sr_proto_pack_str(&pk, "fallback");
-    r.fallback ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    sr_proto_pack_str(&pk, "items");
-    msgpack_pack_array(&pk, (uint32_t)r.n_items);
-    for (int i = 0; i < r.n_items; i++) {
-        sr_str id = srd_model_track_id(m, r.items[i]);
-        msgpack_pack_map(&pk, 2);
-        sr_proto_pack_str(&pk, "track");
-        msgpack_pack_str(&pk, id.len);
-        msgpack_pack_str_body(&pk, id.ptr, id.len);
-        sr_proto_pack_kv_f64(&pk, "score", (double)r.scores[i]);
+    if (!q->batch) {
+        sr_proto_reply_ok_begin(&pk, req->id, 4);
+        srd_pack_rec_result(&pk, m, &rq[0], &res[0], name);
+    } else {
+        sr_proto_reply_ok_begin(&pk, req->id, 2);
+        sr_proto_pack_kv_str(&pk, "model", name);
+        sr_proto_pack_str(&pk, "results");
+        msgpack_pack_array(&pk, n);
+        for (uint32_t s = 0; s < n; s++)
+            srd_pack_rec_result(&pk, m, &rq[s], &res[s], NULL);
     }
-    uint32_t n_warn = (r.n_unknown < SRD_MODELS_MAX_WARNINGS ? r.n_unknown
-                                                              : SRD_MODELS_MAX_WARNINGS) +
-                      (r.n_unknown > SRD_MODELS_MAX_WARNINGS) + r.fallback;
-    sr_proto_pack_str(&pk, "warnings");
-    msgpack_pack_array(&pk, n_warn);
-    for (uint32_t i = 0; i < r.n_unknown && i < SRD_MODELS_MAX_WARNINGS; i++) {
-        char w[400];
-        sr_str id = ids[r.unknown[i]];
-        snprintf(w, sizeof w, "unknown track id \"%.*s\" (play %u) ignored",
-                 (int)(id.len > 256 ? 256 : id.len), id.ptr, r.unknown[i] + 1);
-        sr_proto_pack_str(&pk, w);
-    }
-    if (r.n_unknown > SRD_MODELS_MAX_WARNINGS) {
-        char w[100];
-        snprintf(w, sizeof w, "%u more unknown track ids ignored",
-                 r.n_unknown - SRD_MODELS_MAX_WARNINGS);
-        sr_proto_pack_str(&pk, w);
-    }
-    if (r.fallback)
-        sr_proto_pack_str(&pk, "no known track in the session: most popular tracks returned");
 done:
-    srd_rec_result_free(&r);
+    for (uint32_t s = 0; res && s < n; s++)
+        srd_rec_result_free(&res[s]);
+    free(res);
+    free(rq);
     srd_model_release(&m);
     free(ids);
     free(sk);
@@ -385,18 +445,91 @@ done:
 
 void srd_ops_models(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
 {
-    char name[SRD_NAME_MAX], err[256];
-    bool one = req->u.models.name.len > 0;
-    if (one) {
-        sr_proto_code code = srd_ops_name(req->u.models.name, name, err, sizeof err);
-        if (code != SR_PROTO_CODE_OK) {
-            srd_ops_reply_error(ops, reply, req->id, code, err);
-            return;
-        }
+    const sr_proto_models *q = &req->u.models;
+    char name[SRD_NAME_MAX] = "", as[SRD_NAME_MAX] = "", def[SRD_NAME_MAX], err[256];
+    sr_proto_code code = SR_PROTO_CODE_OK;
+    if (q->name.len > 0)
+        code = srd_ops_name(q->name, name, err, sizeof err);
+    if (code == SR_PROTO_CODE_OK && q->as.len > 0)
+        code = srd_ops_name(q->as, as, err, sizeof err);
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        return;
     }
     msgpack_packer pk = srd_ops_packer(reply);
-    sr_proto_reply_ok_begin(&pk, req->id, 1);
-    sr_err e = srd_models_pack(ops->models, one ? name : NULL, &pk);
+    sr_err e = SR_OK;
+    switch (q->action) {
+    case SR_PROTO_MODELS_LIST:
+        srd_models_default(ops->models, def, sizeof def);
+        sr_proto_reply_ok_begin(&pk, req->id, 1 + (def[0] != '\0'));
+        e = srd_models_pack(ops->models, name[0] ? name : NULL, &pk);
+        if (e == SR_OK && def[0] != '\0')
+            sr_proto_pack_kv_str(&pk, "default", def);
+        break;
+    case SR_PROTO_MODELS_LOAD: {
+        struct timespec t0, t1;
+        srd_model *m = NULL;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        e = srd_models_get(ops->models, name, &m);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (e != SR_OK)
+            break;
+        sr_proto_reply_ok_begin(&pk, req->id, 4);
+        sr_proto_pack_kv_str(&pk, "model", name);
+        sr_proto_pack_kv_str(&pk, "kind", srd_model_kind(m));
+        sr_proto_pack_kv_u64(&pk, "tracks", srd_model_tracks(m));
+        sr_proto_pack_kv_f64(&pk, "seconds", (double)(t1.tv_sec - t0.tv_sec) +
+                                                 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+        srd_model_release(&m);
+        break;
+    }
+    case SR_PROTO_MODELS_SAVE:
+        if (srd_jobs_model_busy(ops->jobs, as)) {
+            snprintf(err, sizeof err, "a job is training model %s; save under another name", as);
+            srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_CONFLICT, err);
+            return;
+        }
+        e = srd_models_save(ops->models, name, as, q->replace);
+        if (e != SR_OK)
+            break;
+        sr_proto_reply_ok_begin(&pk, req->id, 2);
+        sr_proto_pack_kv_str(&pk, "model", as);
+        sr_proto_pack_kv_str(&pk, "from", name);
+        break;
+    case SR_PROTO_MODELS_DEFAULT:
+        if (name[0] != '\0')
+            e = srd_models_set_default(ops->models, name);
+        if (e != SR_OK)
+            break;
+        srd_models_default(ops->models, def, sizeof def);
+        sr_proto_reply_ok_begin(&pk, req->id, 1);
+        sr_proto_pack_str(&pk, "default");
+        if (def[0] != '\0')
+            sr_proto_pack_str(&pk, def);
+        else
+            msgpack_pack_nil(&pk);
+        break;
+    case SR_PROTO_MODELS_DROP: {
+        if (srd_jobs_model_busy(ops->jobs, name)) {
+            snprintf(err, sizeof err, "a job is training model %s; cancel it first", name);
+            srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_CONFLICT, err);
+            return;
+        }
+        bool was_default = false;
+        e = srd_models_drop(ops->models, name, &was_default);
+        if (e != SR_OK)
+            break;
+        sr_proto_reply_ok_begin(&pk, req->id, 2);
+        sr_proto_pack_kv_str(&pk, "dropped", name);
+        sr_proto_pack_str(&pk, "was_default");
+        was_default ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+        break;
+    }
+    default:
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_BAD_REQUEST,
+                            "unknown models action");
+        return;
+    }
     if (e != SR_OK)
         srd_ops_reply_sr_err(ops, reply, req->id, e, "models");
 }

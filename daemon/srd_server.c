@@ -13,6 +13,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "srd_auth.h"
 #include "srd_log.h"
 
 /* A request is [identity, (empty delimiter from REQ peers), body]; workers
@@ -374,6 +375,9 @@ sr_err srd_server_new(const srd_config *cfg, srd_ops *ops, int wake_fd, srd_serv
         rc = sr_errorf(SR_ERR_INTERNAL, "front socket: %s", zmq_strerror(zmq_errno()));
         goto done;
     }
+    /* CURVE (srd_auth.h): the ZAP handler is bound before the front socket */
+    if ((rc = srd_auth_start(s->zctx, s->front)) != SR_OK)
+        goto done;
     if (zmq_bind(s->front, cfg->endpoint) != 0) {
         rc = sr_errorf(SR_ERR_IO, "bind %s: %s", cfg->endpoint, zmq_strerror(zmq_errno()));
         goto done;
@@ -441,6 +445,7 @@ void srd_server_free(srd_server **sp)
         zmq_close(s->front);
     if (s->zctx)
         zmq_ctx_term(s->zctx);
+    srd_auth_stop(); /* the ZAP thread ended with the context */
     /* libzmq leaves the ipc socket file behind. Remove it only if it is still
      * the one we bound (a newer daemon may have taken the path over). */
     struct stat st;

@@ -919,65 +919,242 @@ static sr_proto_code sr_rq_evaluate(sr_rq *rq, sr_proto_evaluate *e)
     return sr_rq_uint(rq, "max_queries", false, 1, SR_PROTO_MAX_COUNT, &e->max_queries, &present);
 }
 
-static sr_proto_code sr_rq_recommend(sr_rq *rq, const uint8_t *frame, sr_proto_recommend *r)
+/* One session map's keys: str, "tracks" or "skipped", each at most once.
+ * Unlike the request map (where unknown keys are ignored for forward
+ * compatibility), a session holds nothing else: a misspelt "skiped" would
+ * otherwise silently drop the skip labels. `at` names the map
+ * ("sessions"[3]) in messages. */
+static sr_proto_code sr_rq_session_keys(sr_rq *rq, uint32_t map, const char *at)
 {
-    static const char *const excludes[] = { "skipped", "played", "none", NULL };
+    const sr_mp_doc *doc = rq->doc;
+    bool seen[2] = { false, false };
+    char q[200];
+    uint32_t i = map + 1;
+    for (uint32_t k = 0; k < doc->nodes[map].n; k++) {
+        const sr_mp_node *kn = &doc->nodes[i];
+        if (kn->type != SR_MP_TYPE_STR) {
+            sr_proto_msg(rq->err, rq->errcap, "field %s: key #%u is a %s, expected str", at, k + 1,
+                         sr_mp_type_name(kn->type));
+            return SR_PROTO_CODE_BAD_REQUEST;
+        }
+        sr_pstr ks = sr_rq_pstr(kn);
+        int which = sr_pstr_eq(ks, "tracks") ? 0 : sr_pstr_eq(ks, "skipped") ? 1 : -1;
+        if (which < 0 || seen[which]) {
+            sr_proto_msg(rq->err, rq->errcap,
+                         which < 0 ? "field %s: unknown key \"%s\" (a session holds \"tracks\" and "
+                                     "optionally \"skipped\")"
+                                   : "field %s: duplicate key \"%s\"",
+                         at, sr_proto_quote(ks.ptr, ks.len, q, sizeof(q)));
+            return SR_PROTO_CODE_BAD_REQUEST;
+        }
+        seen[which] = true;
+        uint32_t vi = i + kn->span;
+        i = vi + doc->nodes[vi].span;
+    }
+    return SR_PROTO_CODE_OK;
+}
+
+/* A session's "tracks" and "skipped" in the map at node `map`; `at` is the
+ * prefix naming the map in messages: "" for the request itself (single
+ * form: field "tracks"), "\"sessions\"[3]." for an element of the batch form
+ * (field "sessions"[3]."tracks"). The lists are kept as raw views of the
+ * frame, and elements are checked without formatting anything unless one is
+ * bad, so that a 1000 x 10000 batch costs one pass over its nodes. */
+static sr_proto_code sr_rq_session(sr_rq *rq, const uint8_t *frame, uint32_t map, const char *at,
+                                   sr_proto_session *s)
+{
+    const sr_mp_doc *doc = rq->doc;
+    char what[80];
     sr_proto_code c;
-    bool present;
 
-    if ((c = sr_rq_name(rq, "model", true, &r->model)))
-        return c;
-
-    const sr_mp_node *an;
-    if ((c = sr_rq_array(rq, "tracks", true, "array of str", SR_PROTO_MAX_SESSION_PLAYS, "tracks",
-                         &an)))
-        return c;
-    uint32_t first = sr_mp_index(rq->doc, an) + 1, ei = first;
+    const sr_mp_node *an = sr_mp_map_get(doc, map, "tracks");
+    if (an == NULL) {
+        sr_proto_msg(rq->err, rq->errcap, "missing required field %s\"tracks\"", at);
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    if (an->type != SR_MP_TYPE_ARRAY) {
+        sr_proto_msg(rq->err, rq->errcap, "field %s\"tracks\": expected array of str, got %s", at,
+                     sr_mp_type_name(an->type));
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    if (an->n > SR_PROTO_MAX_SESSION_PLAYS) {
+        sr_proto_msg(rq->err, rq->errcap, "field %s\"tracks\": %u tracks exceeds the limit of %u",
+                     at, an->n, SR_PROTO_MAX_SESSION_PLAYS);
+        return SR_PROTO_CODE_TOO_LARGE;
+    }
+    uint32_t first = sr_mp_index(doc, an) + 1, ei = first;
     for (uint32_t k = 0; k < an->n; k++) {
-        char what[40];
-        const sr_mp_node *en = &rq->doc->nodes[ei];
-        sr_pstr e = { NULL, 0 };
-        snprintf(what, sizeof(what), "field \"tracks\"[%u]", k);
-        if ((c = sr_rq_str_node(rq, what, en, SR_PROTO_MAX_TRACK_ID, &e)))
-            return c;
+        const sr_mp_node *en = &doc->nodes[ei];
+        if (en->type != SR_MP_TYPE_STR || en->n == 0 || en->n > SR_PROTO_MAX_TRACK_ID ||
+            memchr(en->v.s, '\0', en->n) != NULL) {
+            sr_pstr e = { NULL, 0 };
+            snprintf(what, sizeof(what), "field %s\"tracks\"[%u]", at, k);
+            if ((c = sr_rq_str_node(rq, what, en, SR_PROTO_MAX_TRACK_ID, &e)) != SR_PROTO_CODE_OK)
+                return c;
+        }
         ei += en->span; /* 1: a str */
     }
-    r->tracks.n = an->n;
+    s->tracks.n = an->n;
     if (an->n > 0) {
         /* The elements lie back to back: from the first one's type byte to
          * the end of the last one's bytes. */
-        const sr_mp_node *last = &rq->doc->nodes[ei - 1];
-        r->tracks.raw = frame + rq->doc->nodes[first].off;
-        r->tracks.raw_len = (uint32_t)((const uint8_t *)last->v.s + last->n - r->tracks.raw);
+        const sr_mp_node *last = &doc->nodes[ei - 1];
+        s->tracks.raw = frame + doc->nodes[first].off;
+        s->tracks.raw_len = (uint32_t)((const uint8_t *)last->v.s + last->n - s->tracks.raw);
     }
 
-    if ((c = sr_rq_array(rq, "skipped", false, "array of bool", UINT32_MAX, "entries", &an)))
+    an = sr_mp_map_get(doc, map, "skipped");
+    if (an == NULL)
+        return SR_PROTO_CODE_OK;
+    if (an->type != SR_MP_TYPE_ARRAY) {
+        sr_proto_msg(rq->err, rq->errcap, "field %s\"skipped\": expected array of bool, got %s", at,
+                     sr_mp_type_name(an->type));
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    first = sr_mp_index(doc, an) + 1;
+    for (uint32_t k = 0; k < an->n; k++) {
+        const sr_mp_node *en = &doc->nodes[first + k];
+        if (en->type != SR_MP_TYPE_BOOL) {
+            sr_proto_msg(rq->err, rq->errcap, "field %s\"skipped\"[%u]: expected bool, got %s", at,
+                         k, sr_mp_type_name(en->type));
+            return SR_PROTO_CODE_BAD_REQUEST;
+        }
+    }
+    if (an->n != s->tracks.n) {
+        sr_proto_msg(rq->err, rq->errcap,
+                     "field %s\"skipped\": %u entries, expected one per track (%u)", at, an->n,
+                     s->tracks.n);
+        return SR_PROTO_CODE_INVALID;
+    }
+    /* A bool is one byte on the wire (0xc2/0xc3), so the list is n bytes. */
+    s->has_skipped = true;
+    s->skipped.n = an->n;
+    if (an->n > 0)
+        s->skipped.raw = frame + doc->nodes[first].off;
+    return SR_PROTO_CODE_OK;
+}
+
+static sr_proto_code sr_rq_recommend(sr_rq *rq, const uint8_t *frame, sr_proto_recommend *r)
+{
+    static const char *const excludes[] = { "skipped", "played", "none", NULL };
+    const sr_mp_doc *doc = rq->doc;
+    sr_proto_code c;
+    bool present;
+
+    if ((c = sr_rq_name(rq, "model", false, &r->model)))
         return c;
-    if (an != NULL) {
-        first = sr_mp_index(rq->doc, an) + 1;
-        for (uint32_t k = 0; k < an->n; k++) {
-            const sr_mp_node *en = &rq->doc->nodes[first + k];
-            if (en->type != SR_MP_TYPE_BOOL) {
-                sr_proto_msg(rq->err, rq->errcap, "field \"skipped\"[%u]: expected bool, got %s",
-                             k, sr_mp_type_name(en->type));
+
+    const sr_mp_node *tn = sr_mp_map_get(doc, 0, "tracks");
+    const sr_mp_node *sn = sr_mp_map_get(doc, 0, "sessions");
+    if (tn != NULL && sn != NULL) {
+        sr_proto_msg(rq->err, rq->errcap,
+                     "fields \"tracks\" and \"sessions\" are exclusive: one session in \"tracks\" "
+                     "or many in \"sessions\"");
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    if (tn == NULL && sn == NULL) {
+        sr_proto_msg(rq->err, rq->errcap,
+                     "missing required field \"tracks\" (one session) or \"sessions\" (many)");
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    if (tn != NULL) {
+        if ((c = sr_rq_session(rq, frame, 0, "", &r->sessions[0])))
+            return c;
+        r->n_sessions = 1;
+    } else {
+        /* A top-level "skipped" beside "sessions" would be silently unused:
+         * each session carries its own. */
+        if (sr_mp_map_get(doc, 0, "skipped") != NULL) {
+            sr_proto_msg(rq->err, rq->errcap,
+                         "field \"skipped\": only valid with \"tracks\" (each of \"sessions\" "
+                         "carries its own)");
+            return SR_PROTO_CODE_BAD_REQUEST;
+        }
+        if (sn->type != SR_MP_TYPE_ARRAY)
+            return sr_rq_type_error(rq, "sessions", "array of map", sn);
+        if (sn->n == 0) {
+            sr_proto_msg(rq->err, rq->errcap, "field \"sessions\": must hold at least one session");
+            return SR_PROTO_CODE_BAD_REQUEST;
+        }
+        if (sn->n > SR_PROTO_MAX_BATCH) {
+            sr_proto_msg(rq->err, rq->errcap,
+                         "field \"sessions\": %u sessions exceeds the limit of %u", sn->n,
+                         SR_PROTO_MAX_BATCH);
+            return SR_PROTO_CODE_TOO_LARGE;
+        }
+        uint32_t ei = sr_mp_index(doc, sn) + 1;
+        for (uint32_t k = 0; k < sn->n; k++) {
+            char at[40];
+            const sr_mp_node *en = &doc->nodes[ei];
+            snprintf(at, sizeof(at), "\"sessions\"[%u]", k);
+            if (en->type != SR_MP_TYPE_MAP) {
+                sr_proto_msg(rq->err, rq->errcap, "field %s: expected map, got %s", at,
+                             sr_mp_type_name(en->type));
                 return SR_PROTO_CODE_BAD_REQUEST;
             }
+            if ((c = sr_rq_session_keys(rq, ei, at)))
+                return c;
+            snprintf(at, sizeof(at), "\"sessions\"[%u].", k);
+            if ((c = sr_rq_session(rq, frame, ei, at, &r->sessions[k])))
+                return c;
+            ei += en->span;
         }
-        if (an->n != r->tracks.n) {
-            sr_proto_msg(rq->err, rq->errcap,
-                         "field \"skipped\": %u entries, expected one per track (%u)", an->n,
-                         r->tracks.n);
-            return SR_PROTO_CODE_INVALID;
-        }
-        /* A bool is one byte on the wire (0xc2/0xc3), so the list is n bytes. */
-        r->has_skipped = true;
-        r->skipped.n = an->n;
-        if (an->n > 0)
-            r->skipped.raw = frame + rq->doc->nodes[first].off;
+        r->n_sessions = sn->n;
+        r->batch = true;
     }
     if ((c = sr_rq_uint(rq, "k", false, 1, SR_PROTO_MAX_K, &r->k, &present)))
         return c;
     return sr_rq_enum(rq, "exclude", excludes, &r->exclude);
+}
+
+static const char *const sr_proto_models_actions[] = {
+    [SR_PROTO_MODELS_LIST] = "list",
+    [SR_PROTO_MODELS_LOAD] = "load",
+    [SR_PROTO_MODELS_SAVE] = "save",
+    [SR_PROTO_MODELS_DEFAULT] = "default",
+    [SR_PROTO_MODELS_DROP] = "drop",
+    NULL,
+};
+#define SR_PROTO_N_MODELS_ACTIONS \
+    (sizeof(sr_proto_models_actions) / sizeof(sr_proto_models_actions[0]) - 1)
+
+static sr_proto_code sr_rq_models(sr_rq *rq, sr_proto_models *m)
+{
+    sr_proto_code c;
+    sr_pstr action = { NULL, 0 };
+    bool present;
+
+    if ((c = sr_rq_enum(rq, "action", sr_proto_models_actions, &action)))
+        return c;
+    m->action = SR_PROTO_MODELS_LIST;
+    for (unsigned k = 0; k < SR_PROTO_N_MODELS_ACTIONS; k++)
+        if (sr_pstr_eq(action, sr_proto_models_actions[k]))
+            m->action = (sr_proto_models_action)k;
+    const char *an = sr_proto_models_actions[m->action];
+    bool save = m->action == SR_PROTO_MODELS_SAVE;
+
+    if ((c = sr_rq_name(rq, "name", false, &m->name)))
+        return c;
+    if (m->name.len == 0 && (m->action == SR_PROTO_MODELS_LOAD || save ||
+                             m->action == SR_PROTO_MODELS_DROP)) {
+        sr_proto_msg(rq->err, rq->errcap, "missing required field \"name\" (action \"%s\")", an);
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    /* "as" and "replace" mean something only to save: refused elsewhere
+     * rather than ignored, so a mistyped action cannot drop them silently. */
+    if (!save && sr_mp_map_get(rq->doc, 0, "as") != NULL) {
+        sr_proto_msg(rq->err, rq->errcap,
+                     "field \"as\": only valid with action \"save\", not \"%s\"", an);
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    if (!save && sr_mp_map_get(rq->doc, 0, "replace") != NULL) {
+        sr_proto_msg(rq->err, rq->errcap,
+                     "field \"replace\": only valid with action \"save\", not \"%s\"", an);
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    if ((c = sr_rq_name(rq, "as", save, &m->as)))
+        return c;
+    return sr_rq_bool(rq, "replace", &m->replace, &present);
 }
 
 static sr_proto_code sr_rq_experiment(sr_rq *rq, sr_proto_experiment *x)
@@ -1163,7 +1340,7 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
         code = sr_rq_recommend(&rq, buf, &req->u.recommend);
         break;
     case SR_PROTO_OP_MODELS:
-        code = sr_rq_name(&rq, "name", false, &req->u.models.name);
+        code = sr_rq_models(&rq, &req->u.models);
         break;
     case SR_PROTO_OP_EXPERIMENT:
         code = sr_rq_experiment(&rq, &req->u.experiment);
@@ -1238,6 +1415,33 @@ static bool sr_pk_strs_ok(const sr_proto_strs *v)
     return got == v->n;
 }
 
+/* A session the encoder can write: its lists readable, one skip label per
+ * track when labels are given. */
+static bool sr_pk_session_ok(const sr_proto_session *s)
+{
+    return sr_pk_strs_ok(&s->tracks) &&
+           (!s->has_skipped || (s->skipped.n == s->tracks.n &&
+                                sr_pk_list_ok(s->skipped.n, s->skipped.items, s->skipped.raw)));
+}
+
+/* "tracks" (and "skipped") members of a session: into the request map for
+ * the single form, into the session's own map for the batch form. */
+static int sr_pk_session(msgpack_packer *pk, const sr_proto_session *s)
+{
+    sr_proto_strs_iter it;
+    sr_pstr tr;
+    int rc = sr_pk_cstr(pk, "tracks") | msgpack_pack_array(pk, s->tracks.n);
+    sr_proto_strs_begin(&s->tracks, &it);
+    while (sr_proto_strs_next(&it, &tr))
+        rc |= sr_pk_pstr(pk, tr);
+    if (s->has_skipped) {
+        rc |= sr_pk_cstr(pk, "skipped") | msgpack_pack_array(pk, s->skipped.n);
+        for (uint32_t i = 0; i < s->skipped.n; i++)
+            rc |= sr_proto_bools_at(&s->skipped, i) ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    }
+    return rc;
+}
+
 /* Each optional member is written only when set, so decode(encode(r)) == r. */
 int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
 {
@@ -1252,6 +1456,7 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
     const sr_proto_train *t = &req->u.train;
     const sr_proto_evaluate *e = &req->u.evaluate;
     const sr_proto_recommend *r = &req->u.recommend;
+    const sr_proto_models *m = &req->u.models;
     const sr_proto_experiment *x = &req->u.experiment;
     switch (req->op) {
     case SR_PROTO_OP_SYNTH:
@@ -1285,14 +1490,20 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
              (e->exclude.len != 0) + (e->max_queries != 0);
         break;
     case SR_PROTO_OP_RECOMMEND:
-        if (!sr_pk_strs_ok(&r->tracks) ||
-            (r->has_skipped && (r->skipped.n != r->tracks.n ||
-                                !sr_pk_list_ok(r->skipped.n, r->skipped.items, r->skipped.raw))))
+        /* sessions[] has MAX_BATCH slots; the single form holds one session */
+        if (r->n_sessions > SR_PROTO_MAX_BATCH || (!r->batch && r->n_sessions != 1))
             return -1;
-        n += 2 + r->has_skipped + (r->k != 0) + (r->exclude.len != 0);
+        for (uint32_t i = 0; i < r->n_sessions; i++)
+            if (!sr_pk_session_ok(&r->sessions[i]))
+                return -1;
+        n += (r->model.len != 0) + 1 + (!r->batch && r->sessions[0].has_skipped) + (r->k != 0) +
+             (r->exclude.len != 0);
         break;
     case SR_PROTO_OP_MODELS:
-        n += req->u.models.name.len != 0;
+        if ((unsigned)m->action >= SR_PROTO_N_MODELS_ACTIONS)
+            return -1;
+        n += (m->action != SR_PROTO_MODELS_LIST) + (m->name.len != 0) + (m->as.len != 0) +
+             m->replace;
         break;
     case SR_PROTO_OP_EXPERIMENT:
         n += 2 + (x->dataset.len != 0) + (x->name.len != 0);
@@ -1388,29 +1599,32 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
         if (e->max_queries != 0)
             rc |= sr_pk_kv_u64(&pk, "max_queries", e->max_queries);
         break;
-    case SR_PROTO_OP_RECOMMEND: {
-        rc |= sr_pk_kv_pstr(&pk, "model", r->model);
-        rc |= sr_pk_cstr(&pk, "tracks") | msgpack_pack_array(&pk, r->tracks.n);
-        sr_proto_strs_iter it;
-        sr_pstr tr;
-        sr_proto_strs_begin(&r->tracks, &it);
-        while (sr_proto_strs_next(&it, &tr))
-            rc |= sr_pk_pstr(&pk, tr);
-        if (r->has_skipped) {
-            rc |= sr_pk_cstr(&pk, "skipped") | msgpack_pack_array(&pk, r->skipped.n);
-            for (uint32_t i = 0; i < r->skipped.n; i++)
-                rc |= sr_proto_bools_at(&r->skipped, i) ? msgpack_pack_true(&pk)
-                                                         : msgpack_pack_false(&pk);
+    case SR_PROTO_OP_RECOMMEND:
+        if (r->model.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "model", r->model);
+        if (r->batch) {
+            rc |= sr_pk_cstr(&pk, "sessions") | msgpack_pack_array(&pk, r->n_sessions);
+            for (uint32_t i = 0; i < r->n_sessions; i++) {
+                rc |= msgpack_pack_map(&pk, 1 + r->sessions[i].has_skipped);
+                rc |= sr_pk_session(&pk, &r->sessions[i]);
+            }
+        } else {
+            rc |= sr_pk_session(&pk, &r->sessions[0]);
         }
         if (r->k != 0)
             rc |= sr_pk_kv_u64(&pk, "k", r->k);
         if (r->exclude.len != 0)
             rc |= sr_pk_kv_pstr(&pk, "exclude", r->exclude);
         break;
-    }
     case SR_PROTO_OP_MODELS:
-        if (req->u.models.name.len != 0)
-            rc |= sr_pk_kv_pstr(&pk, "name", req->u.models.name);
+        if (m->action != SR_PROTO_MODELS_LIST)
+            rc |= sr_pk_cstr(&pk, "action") | sr_pk_cstr(&pk, sr_proto_models_actions[m->action]);
+        if (m->name.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "name", m->name);
+        if (m->as.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "as", m->as);
+        if (m->replace)
+            rc |= sr_pk_kv_bool(&pk, "replace", true);
         break;
     case SR_PROTO_OP_EXPERIMENT:
         rc |= sr_pk_kv_pstr(&pk, "spec", x->spec);

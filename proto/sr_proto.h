@@ -258,21 +258,49 @@ bool sr_proto_strs_next(sr_proto_strs_iter *it, sr_pstr *out);
 /* Element i (false when i >= n). */
 bool sr_proto_bools_at(const sr_proto_bools *v, uint32_t i);
 
-/* recommend: next tracks for a session, from a trained model. */
-typedef struct sr_proto_recommend {
-    sr_pstr model;                      /* required: a model name */
-    sr_proto_strs tracks;               /* required: the session's track ids in play order,
+/* One session of a recommend request. */
+typedef struct sr_proto_session {
+    sr_proto_strs tracks;               /* the session's track ids in play order,
                                          * 0..SR_PROTO_MAX_SESSION_PLAYS of 1..256 bytes */
     sr_proto_bools skipped;             /* skip label per play; meaningful when has_skipped,
                                          * and then skipped.n == tracks.n */
     bool has_skipped;                   /* absent: no play was skipped */
+} sr_proto_session;
+
+#define SR_PROTO_MAX_BATCH 1000u        /* recommend: sessions in one request (413 above) */
+
+/* recommend: next tracks for one session ("tracks"/"skipped" at the top
+ * level of the request) or for many ("sessions": an array of 1..MAX_BATCH
+ * maps, each with "tracks" and optional "skipped"; the reply then carries
+ * one result per session). The two forms are exclusive (400 when both or
+ * neither are given). Decoded, both fill sessions[0..n_sessions). */
+typedef struct sr_proto_recommend {
+    sr_pstr model;                      /* a model name; len 0 = the daemon's default model */
+    sr_proto_session sessions[SR_PROTO_MAX_BATCH];
+    uint32_t n_sessions;                /* 1..SR_PROTO_MAX_BATCH (1 for the single form) */
+    bool batch;                         /* the "sessions" form (the encoder writes it for any
+                                         * n_sessions when set; single form needs n_sessions 1) */
     uint64_t k;                         /* 0 = unset (the daemon's default, 10); else 1..1000 */
     sr_pstr exclude;                    /* "skipped" | "played" | "none"; unset: "skipped" */
 } sr_proto_recommend;
 
-/* models: list trained models, or only one. */
+/* models: list trained models, or act on one. */
+typedef enum sr_proto_models_action {
+    SR_PROTO_MODELS_LIST = 0,           /* "list" (default): all models, or only `name` */
+    SR_PROTO_MODELS_LOAD,               /* "load": load `name` into memory now (warm it) */
+    SR_PROTO_MODELS_SAVE,               /* "save": snapshot `name` under the new name `as` */
+    SR_PROTO_MODELS_DEFAULT,            /* "default": make `name` the default model (recommend
+                                         * without a model); len 0 name = show the default */
+    SR_PROTO_MODELS_DROP                /* "drop": delete `name` (file and memory) */
+} sr_proto_models_action;
+
 typedef struct sr_proto_models {
-    sr_pstr name;                       /* a model name; len 0 = all models */
+    sr_proto_models_action action;      /* from the "action" str; absent = list */
+    sr_pstr name;                       /* a model name; len 0 = all (list) / unset; required
+                                         * for load, save and drop (400 when missing) */
+    sr_pstr as;                         /* save: the new name (required for save, 400 otherwise
+                                         * when missing; refused for other actions: 400) */
+    bool replace;                       /* save: overwrite an existing `as` (else 409) */
 } sr_proto_models;
 
 /* experiment: queue an experiment job - every (configuration, seed) run of
@@ -322,9 +350,10 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
  * fields are omitted, so decoding the frame gives back *req. Returns 0, or -1
  * for an op outside the enum, n_paths > SR_PROTO_MAX_PATHS,
  * n_set > SR_PROTO_MAX_SET, a list with n > 0 and neither items nor raw, a
- * recommend whose skipped.n differs from tracks.n (with has_skipped), raw
- * bytes that are not n strs, or a failed buffer write (in the first cases
- * nothing is written). Values are not otherwise checked: a bad value is
+ * recommend session whose skipped.n differs from tracks.n (with has_skipped),
+ * a recommend with n_sessions > SR_PROTO_MAX_BATCH or (single form)
+ * n_sessions != 1, a models action outside the enum, raw bytes that are not
+ * n strs, or a failed buffer write (in the first cases nothing is written). Values are not otherwise checked: a bad value is
  * encoded as given, and the decoder refuses the frame. */
 int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out);
 

@@ -66,6 +66,20 @@ static bool fuzz_strs_same(const sr_proto_strs *a, const sr_proto_strs *b)
     return n == a->n;
 }
 
+/* Two sessions hold the same plays and skip labels; a decoded one respects
+ * the limits (at most SR_PROTO_MAX_SESSION_PLAYS plays, one label per play). */
+static bool fuzz_session_same(const sr_proto_session *x, const sr_proto_session *y)
+{
+    if (x->tracks.n > SR_PROTO_MAX_SESSION_PLAYS || !fuzz_strs_same(&x->tracks, &y->tracks) ||
+        x->has_skipped != y->has_skipped || x->skipped.n != y->skipped.n ||
+        (x->has_skipped ? x->skipped.n != x->tracks.n : x->skipped.n != 0))
+        return false;
+    for (uint32_t i = 0; i < x->skipped.n; i++)
+        if (sr_proto_bools_at(&x->skipped, i) != sr_proto_bools_at(&y->skipped, i))
+            return false;
+    return true;
+}
+
 static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request *b)
 {
     if (a->version != b->version || a->op != b->op || a->id != b->id)
@@ -120,17 +134,26 @@ static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request 
     }
     case SR_PROTO_OP_RECOMMEND: {
         const sr_proto_recommend *x = &a->u.recommend, *y = &b->u.recommend;
-        if (!fuzz_strs_same(&x->tracks, &y->tracks) || x->has_skipped != y->has_skipped ||
-            x->skipped.n != y->skipped.n || (x->has_skipped && x->skipped.n != x->tracks.n))
+        /* an accepted request holds 1..MAX_BATCH sessions, one in the single form */
+        if (x->batch != y->batch || x->n_sessions != y->n_sessions || x->n_sessions == 0 ||
+            x->n_sessions > SR_PROTO_MAX_BATCH || (!x->batch && x->n_sessions != 1))
             return false;
-        for (uint32_t i = 0; i < x->skipped.n; i++)
-            if (sr_proto_bools_at(&x->skipped, i) != sr_proto_bools_at(&y->skipped, i))
+        for (uint32_t s = 0; s < x->n_sessions; s++)
+            if (!fuzz_session_same(&x->sessions[s], &y->sessions[s]))
                 return false;
         return fuzz_pstr_same(x->model, y->model) && x->k == y->k &&
                fuzz_pstr_same(x->exclude, y->exclude);
     }
-    case SR_PROTO_OP_MODELS:
-        return fuzz_pstr_same(a->u.models.name, b->u.models.name);
+    case SR_PROTO_OP_MODELS: {
+        const sr_proto_models *x = &a->u.models, *y = &b->u.models;
+        bool save = x->action == SR_PROTO_MODELS_SAVE;
+        bool named = x->action == SR_PROTO_MODELS_LOAD || save || x->action == SR_PROTO_MODELS_DROP;
+        /* the per-action rules hold for whatever was accepted */
+        if ((named && x->name.len == 0) || (save != (x->as.len > 0)) || (!save && x->replace))
+            return false;
+        return x->action == y->action && fuzz_pstr_same(x->name, y->name) &&
+               fuzz_pstr_same(x->as, y->as) && x->replace == y->replace;
+    }
     case SR_PROTO_OP_EXPERIMENT: {
         const sr_proto_experiment *x = &a->u.experiment, *y = &b->u.experiment;
         /* the required members are never empty once accepted */

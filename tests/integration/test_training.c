@@ -23,144 +23,19 @@
 
 #include "sr_ckpt.h"
 #include "sr_test.h"
+#include "sr_daemon_test.h"
 
-static struct {
-    char data[300];
-    char state[300];
-    char endpoint[320];
-    pid_t pid;
-} tt;
-
-static void tt_sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Run seqrecctl with the daemon's endpoint and the given arguments (NULL
- * terminated); stdout into out[cap]. Returns the exit status. */
-static int tt_ctl(char *out, size_t cap, ...)
-{
-    char *argv[64];
-    int n = 0;
-    argv[n++] = strdup("seqrecctl");
-    argv[n++] = strdup("--endpoint");
-    argv[n++] = strdup(tt.endpoint);
-    va_list ap;
-    va_start(ap, cap);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 62)
-        argv[n++] = strdup(a);
-    va_end(ap);
-    argv[n] = NULL;
-    for (int i = 0; i < n; i++)
-        assert_non_null(argv[i]);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(SR_BUILD_DIR "/client/seqrecctl", argv);
-        _exit(127);
-    }
-    for (int i = 0; i < n; i++)
-        free(argv[i]);
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t k;
-    char sink[4096];
-    while ((k = read(fds[0], len < cap - 1 ? out + len : sink,
-                     len < cap - 1 ? cap - 1 - len : sizeof sink)) > 0)
-        if (len < cap - 1)
-            len += (size_t)k;
-    out[len < cap ? len : cap - 1] = '\0';
-    close(fds[0]);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
+/* The daemon of these tests: small thread counts, checkpoints every 5 steps. */
 static void tt_start_daemon(void)
 {
-    tt.pid = fork();
-    assert_true(tt.pid >= 0);
-    if (tt.pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() == 1)
-            _exit(127);
-        execl(SR_BUILD_DIR "/daemon/seqrecd", "seqrecd", "--endpoint", tt.endpoint, "--data-root",
-              tt.data, "--state-dir", tt.state, "--threads", "2", "--train-threads", "1",
-              "--ckpt-every", "5", "--log-level", "warn", (char *)NULL);
-        _exit(127);
-    }
-    char out[4096];
-    for (int i = 0; i < 100; i++) {
-        if (tt_ctl(out, sizeof out, "--timeout", "1", "status", (char *)NULL) == 0)
-            return;
-        tt_sleep_ms(100);
-    }
-    fail_msg("seqrecd did not answer status");
-}
-
-static void tt_kill_daemon(void)
-{
-    if (tt.pid > 0) {
-        kill(tt.pid, SIGKILL);
-        waitpid(tt.pid, NULL, 0);
-        tt.pid = 0;
-    }
-}
-
-static int tt_setup(void **state)
-{
-    memset(&tt, 0, sizeof tt);
-    if (sr_test_dir_setup(state) != 0)
-        return -1;
-    sr_test_path_buf(tt.data, sizeof tt.data, "data");
-    sr_test_path_buf(tt.state, sizeof tt.state, "state");
-    snprintf(tt.endpoint, sizeof tt.endpoint, "ipc://%s/seqrecd.sock", sr_test_dir());
-    if (mkdir(tt.data, 0755) != 0)
-        return -1;
-    return 0;
-}
-
-static int tt_teardown(void **state)
-{
-    tt_kill_daemon();
-    return sr_test_dir_teardown(state);
-}
-
-/* The value after "key": in JSON text (a number or a quoted string), into
- * out[cap]; false when absent. Good enough for seqrecctl's flat output. */
-static bool tt_json(const char *json, const char *key, char *out, size_t cap)
-{
-    char pat[80];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *p = strstr(json, pat);
-    if (!p)
-        return false;
-    p += strlen(pat);
-    size_t n = 0;
-    if (*p == '"') {
-        p++;
-        while (p[n] && p[n] != '"' && n + 1 < cap)
-            n++;
-    } else {
-        while (p[n] && p[n] != ',' && p[n] != '\n' && p[n] != '}' && n + 1 < cap)
-            n++;
-    }
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
+    sdt_start_daemon("--threads", "2", "--train-threads", "1", "--ckpt-every", "5",
+                     "--log-level", "warn", (char *)NULL);
 }
 
 static void tt_model_params(const char *name, float **params, uint64_t *n)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/models/%s.model", tt.state, name);
+    snprintf(path, sizeof path, "%s/models/%s.model", sdt.state, name);
     sr_ckpt *c = NULL;
     assert_int_equal(sr_ckpt_open(path, &c), SR_OK);
     const void *p = NULL;
@@ -182,55 +57,55 @@ static void test_train_kill_resume_evaluate_recommend(void **state)
     (void)state;
     char out[65536], v[256];
     tt_start_daemon();
-    assert_int_equal(tt_ctl(out, sizeof out, "synth", "--out", "s.csv", "--sessions", "3000",
+    assert_int_equal(sdt_ctl(out, sizeof out, "synth", "--out", "s.csv", "--sessions", "3000",
                             "--tracks", "400", "--seed", "3", (char *)NULL), 0);
-    assert_int_equal(tt_ctl(out, sizeof out, "ingest", "s.csv", "--name", "d", (char *)NULL), 0);
+    assert_int_equal(sdt_ctl(out, sizeof out, "ingest", "s.csv", "--name", "d", (char *)NULL), 0);
 
     /* A: uninterrupted */
-    int rc = tt_ctl(out, sizeof out, "--json", TT_TRAIN_ARGS, "--name", "a", "--wait",
+    int rc = sdt_ctl(out, sizeof out, "--json", TT_TRAIN_ARGS, "--name", "a", "--wait",
                     (char *)NULL);
     if (rc != 0)
         fail_msg("train --wait exited %d: %s", rc, out);
-    assert_true(tt_json(out, "model", v, sizeof v));
+    assert_true(sdt_json(out, "model", v, sizeof v));
     assert_string_equal(v, "a");
-    assert_true(tt_json(out, "state", v, sizeof v));
+    assert_true(sdt_json(out, "state", v, sizeof v));
     assert_string_equal(v, "done");
 
     /* B: the same job, the daemon SIGKILLed once the job is past step 100 */
-    assert_int_equal(tt_ctl(out, sizeof out, "--json", TT_TRAIN_ARGS, "--name", "b", (char *)NULL),
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", TT_TRAIN_ARGS, "--name", "b", (char *)NULL),
                      0);
-    assert_true(tt_json(out, "job", v, sizeof v));
+    assert_true(sdt_json(out, "job", v, sizeof v));
     char job[32];
     assert_true(strlen(v) < sizeof job);
     memcpy(job, v, strlen(v) + 1);
     bool killed = false;
     for (int i = 0; i < 6000 && !killed; i++) {
-        assert_int_equal(tt_ctl(out, sizeof out, "--json", "jobs", job, (char *)NULL), 0);
-        assert_true(tt_json(out, "state", v, sizeof v));
+        assert_int_equal(sdt_ctl(out, sizeof out, "--json", "jobs", job, (char *)NULL), 0);
+        assert_true(sdt_json(out, "state", v, sizeof v));
         if (strcmp(v, "done") == 0)
             fail_msg("job finished before the test could kill the daemon: %s", out);
-        if (tt_json(out, "step", v, sizeof v) && atoi(v) >= 100) {
-            tt_kill_daemon();
+        if (sdt_json(out, "step", v, sizeof v) && atoi(v) >= 100) {
+            sdt_stop_daemon(SIGKILL);
             killed = true;
         }
-        tt_sleep_ms(10);
+        sdt_sleep_ms(10);
     }
     assert_true(killed);
     char ckpt[700];
-    snprintf(ckpt, sizeof ckpt, "%s/jobs/%s.ckpt", tt.state, job);
+    snprintf(ckpt, sizeof ckpt, "%s/jobs/%s.ckpt", sdt.state, job);
     assert_true(sr_test_exists(ckpt));
 
     /* restart: the job is queued again and resumes */
     tt_start_daemon();
     bool done = false;
     for (int i = 0; i < 6000 && !done; i++) {
-        assert_int_equal(tt_ctl(out, sizeof out, "--json", "jobs", job, (char *)NULL), 0);
-        assert_true(tt_json(out, "state", v, sizeof v));
+        assert_int_equal(sdt_ctl(out, sizeof out, "--json", "jobs", job, (char *)NULL), 0);
+        assert_true(sdt_json(out, "state", v, sizeof v));
         if (strcmp(v, "failed") == 0 || strcmp(v, "cancelled") == 0)
             fail_msg("resumed job ended %s: %s", v, out);
         done = strcmp(v, "done") == 0;
         if (!done)
-            tt_sleep_ms(20);
+            sdt_sleep_ms(20);
     }
     assert_true(done);
     float *pa = NULL, *pb = NULL;
@@ -243,39 +118,39 @@ static void test_train_kill_resume_evaluate_recommend(void **state)
     free(pb);
 
     /* evaluate: full ranking metrics as flat JSON keys, NaN never printed */
-    assert_int_equal(tt_ctl(out, sizeof out, "--json", "evaluate", "a", (char *)NULL), 0);
-    assert_true(tt_json(out, "protocol", v, sizeof v));
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "evaluate", "a", (char *)NULL), 0);
+    assert_true(sdt_json(out, "protocol", v, sizeof v));
     assert_string_equal(v, "full");
-    assert_true(tt_json(out, "n_queries", v, sizeof v));
+    assert_true(sdt_json(out, "n_queries", v, sizeof v));
     assert_true(atoi(v) > 0);
-    assert_true(tt_json(out, "hr@10", v, sizeof v));
-    assert_true(tt_json(out, "skip_mrr@10", v, sizeof v));
+    assert_true(sdt_json(out, "hr@10", v, sizeof v));
+    assert_true(sdt_json(out, "skip_mrr@10", v, sizeof v));
     assert_null(strstr(out, "NaN"));
     assert_null(strstr(out, "nan"));
     /* the sampled protocol says so in its keys */
-    assert_int_equal(tt_ctl(out, sizeof out, "--json", "evaluate", "a", "--protocol", "sampled",
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "evaluate", "a", "--protocol", "sampled",
                             (char *)NULL), 0);
-    assert_true(tt_json(out, "sampled_hr@10", v, sizeof v));
-    assert_false(tt_json(out, "hr@10", v, sizeof v));
+    assert_true(sdt_json(out, "sampled_hr@10", v, sizeof v));
+    assert_false(sdt_json(out, "hr@10", v, sizeof v));
 
     /* pop baseline through the same path */
-    assert_int_equal(tt_ctl(out, sizeof out, "--json", "train", "d", "--model", "pop", "--name",
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "train", "d", "--model", "pop", "--name",
                             "p", "--wait", (char *)NULL), 0);
-    assert_int_equal(tt_ctl(out, sizeof out, "--json", "evaluate", "p", (char *)NULL), 0);
-    assert_true(tt_json(out, "ndcg@10", v, sizeof v));
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "evaluate", "p", (char *)NULL), 0);
+    assert_true(sdt_json(out, "ndcg@10", v, sizeof v));
 
     /* recommend: unknown ids are warned about, an all-unknown session falls back */
-    assert_int_equal(tt_ctl(out, sizeof out, "--json", "recommend", "a", "--session",
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "recommend", "a", "--session",
                             "no-such-track,neither", "-k", "5", (char *)NULL), 0);
-    assert_true(tt_json(out, "fallback", v, sizeof v));
+    assert_true(sdt_json(out, "fallback", v, sizeof v));
     assert_string_equal(v, "true");
     assert_non_null(strstr(out, "no-such-track"));
-    assert_int_equal(tt_ctl(out, sizeof out, "models", (char *)NULL), 0);
+    assert_int_equal(sdt_ctl(out, sizeof out, "models", (char *)NULL), 0);
     assert_non_null(strstr(out, "a"));
     assert_non_null(strstr(out, "p"));
 
     /* a second model of an existing name is a conflict (exit 1) */
-    assert_int_equal(tt_ctl(out, sizeof out, "train", "d", "--model", "pop", "--name", "p",
+    assert_int_equal(sdt_ctl(out, sizeof out, "train", "d", "--model", "pop", "--name", "p",
                             (char *)NULL), 1);
 
     /* a second daemon on the same state directory refuses to start */
@@ -283,12 +158,12 @@ static void test_train_kill_resume_evaluate_recommend(void **state)
     assert_true(two >= 0);
     if (two == 0) {
         char ep[400];
-        snprintf(ep, sizeof ep, "%s2", tt.endpoint);
+        snprintf(ep, sizeof ep, "%s2", sdt.endpoint);
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0)
             dup2(devnull, STDERR_FILENO);
         execl(SR_BUILD_DIR "/daemon/seqrecd", "seqrecd", "--endpoint", ep, "--data-root",
-              tt.data, "--state-dir", tt.state, (char *)NULL);
+              sdt.data, "--state-dir", sdt.state, (char *)NULL);
         _exit(127);
     }
     int st = 0;
@@ -298,9 +173,9 @@ static void test_train_kill_resume_evaluate_recommend(void **state)
 
     /* a model whose dataset was re-ingested is refused, not served with the
      * new track ids (even though it was loaded and cached before) */
-    assert_int_equal(tt_ctl(out, sizeof out, "ingest", "s.csv", "--name", "d", "--replace",
+    assert_int_equal(sdt_ctl(out, sizeof out, "ingest", "s.csv", "--name", "d", "--replace",
                             (char *)NULL), 0);
-    assert_int_equal(tt_ctl(out, sizeof out, "recommend", "a", "--session", "x", (char *)NULL),
+    assert_int_equal(sdt_ctl(out, sizeof out, "recommend", "a", "--session", "x", (char *)NULL),
                      1);
 }
 
@@ -312,9 +187,9 @@ static void test_experiment_report_and_resume(void **state)
     (void)state;
     char out[65536], v[256];
     tt_start_daemon();
-    assert_int_equal(tt_ctl(out, sizeof out, "synth", "--out", "e.csv", "--sessions", "600",
+    assert_int_equal(sdt_ctl(out, sizeof out, "synth", "--out", "e.csv", "--sessions", "600",
                             "--tracks", "120", "--seed", "4", (char *)NULL), 0);
-    assert_int_equal(tt_ctl(out, sizeof out, "ingest", "e.csv", "--name", "e", (char *)NULL), 0);
+    assert_int_equal(sdt_ctl(out, sizeof out, "ingest", "e.csv", "--name", "e", (char *)NULL), 0);
     char spec[600];
     sr_test_path_buf(spec, sizeof spec, "mini.spec");
     sr_test_write_text(spec, "[experiment]\ntitle = Mini\nseeds = 2\n\n"
@@ -325,23 +200,23 @@ static void test_experiment_report_and_resume(void **state)
                              "set = layers=1\nset = heads=1\nset = max_steps=12\n"
                              "set = eval_every=6\nset = lambda=1\n\n"
                              "[config pop]\nmodel = pop\n");
-    int rc = tt_ctl(out, sizeof out, "--json", "experiment", "run", spec, "--out", "exp",
+    int rc = sdt_ctl(out, sizeof out, "--json", "experiment", "run", spec, "--out", "exp",
                     "--dataset", "e", "--wait", (char *)NULL);
     if (rc != 0)
         fail_msg("experiment exited %d: %s", rc, out);
-    assert_true(tt_json(out, "state", v, sizeof v));
+    assert_true(sdt_json(out, "state", v, sizeof v));
     assert_string_equal(v, "done");
     const char *files[] = { "results.csv", "summary.csv", "REPORT.md", "figures/metrics.svg",
                             "figures/gain_vs_k.svg", "figures/skip_mrr.svg",
                             "runs/s.s1.result.csv", "runs/s+skip.s2.history.csv" };
     char path[900];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(path, sizeof path, "%s/exp/%s", tt.data, files[i]);
+        snprintf(path, sizeof path, "%s/exp/%s", sdt.data, files[i]);
         if (!sr_test_exists(path))
             fail_msg("missing %s", path);
     }
     /* 3 configurations x 2 seeds x 2 protocols + the header */
-    snprintf(path, sizeof path, "%s/exp/results.csv", tt.data);
+    snprintf(path, sizeof path, "%s/exp/results.csv", sdt.data);
     size_t len = 0;
     char *first = sr_test_read_file(path, &len);
     assert_non_null(first);
@@ -349,17 +224,17 @@ static void test_experiment_report_and_resume(void **state)
     for (size_t i = 0; i < len; i++)
         lines += first[i] == '\n';
     assert_int_equal(lines, 1 + 3 * 2 * 2);
-    snprintf(path, sizeof path, "%s/exp/REPORT.md", tt.data);
+    snprintf(path, sizeof path, "%s/exp/REPORT.md", sdt.data);
     char *report = sr_test_read_file(path, &len);
     assert_non_null(report);
     assert_non_null(strstr(report, "Sampled protocol"));
     free(report);
 
     /* again: every run is reused, results.csv is the same */
-    rc = tt_ctl(out, sizeof out, "--json", "experiment", "run", spec, "--out", "exp", "--dataset",
+    rc = sdt_ctl(out, sizeof out, "--json", "experiment", "run", spec, "--out", "exp", "--dataset",
                 "e", "--wait", (char *)NULL);
     assert_int_equal(rc, 0);
-    snprintf(path, sizeof path, "%s/exp/results.csv", tt.data);
+    snprintf(path, sizeof path, "%s/exp/results.csv", sdt.data);
     char *second = sr_test_read_file(path, &len);
     assert_non_null(second);
     assert_string_equal(first, second);
@@ -368,16 +243,16 @@ static void test_experiment_report_and_resume(void **state)
 
     /* a spec error names the line */
     sr_test_write_text(spec, "[experiment]\nseeds = 0\n[config a]\nmodel = pop\n");
-    assert_int_equal(tt_ctl(out, sizeof out, "experiment", "run", spec, "--out", "exp2",
+    assert_int_equal(sdt_ctl(out, sizeof out, "experiment", "run", spec, "--out", "exp2",
                             "--dataset", "e", (char *)NULL), 1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_train_kill_resume_evaluate_recommend, tt_setup,
-                                        tt_teardown),
-        cmocka_unit_test_setup_teardown(test_experiment_report_and_resume, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_train_kill_resume_evaluate_recommend, sdt_setup,
+                                        sdt_teardown),
+        cmocka_unit_test_setup_teardown(test_experiment_report_and_resume, sdt_setup, sdt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1796,27 +1796,31 @@ static void test_request_round_trip_recommend(void **state)
     in.id = 7;
     sr_proto_recommend *r = &in.u.recommend;
     r->model = P("sasrec-1");
-    r->tracks.n = n;
-    r->tracks.items = tracks;
-    r->skipped.n = n;
-    r->skipped.items = skipped;
-    r->has_skipped = true;
+    r->n_sessions = 1;
+    r->sessions[0].tracks.n = n;
+    r->sessions[0].tracks.items = tracks;
+    r->sessions[0].skipped.n = n;
+    r->sessions[0].skipped.items = skipped;
+    r->sessions[0].has_skipped = true;
     r->k = SR_PROTO_MAX_K;
     r->exclude = P("played");
     round_trip(&in, &out, &sb);
     const sr_proto_recommend *o = &out.u.recommend;
+    assert_int_equal(o->n_sessions, 1);
+    assert_false(o->batch);
     assert_pstr(o->model, "sasrec-1");
     /* decoded lists are views of the frame, not copies */
-    assert_null(o->tracks.items);
-    assert_non_null(o->tracks.raw);
-    assert_true(o->tracks.raw > (const uint8_t *)sb.data &&
-                o->tracks.raw + o->tracks.raw_len <= (const uint8_t *)sb.data + sb.size);
+    assert_null(o->sessions[0].tracks.items);
+    assert_non_null(o->sessions[0].tracks.raw);
+    assert_true(o->sessions[0].tracks.raw > (const uint8_t *)sb.data &&
+                o->sessions[0].tracks.raw + o->sessions[0].tracks.raw_len <=
+                    (const uint8_t *)sb.data + sb.size);
     /* each 256-byte id is a str16 (3 header bytes: str8 holds at most 255) */
-    assert_int_equal(o->tracks.raw_len, n * (3 + SR_PROTO_MAX_TRACK_ID));
+    assert_int_equal(o->sessions[0].tracks.raw_len, n * (3 + SR_PROTO_MAX_TRACK_ID));
     sr_proto_strs_iter it;
     sr_pstr s;
     uint32_t i = 0;
-    sr_proto_strs_begin(&o->tracks, &it);
+    sr_proto_strs_begin(&o->sessions[0].tracks, &it);
     while (sr_proto_strs_next(&it, &s)) {
         assert_true(i < n);
         assert_int_equal(s.len, SR_PROTO_MAX_TRACK_ID);
@@ -1824,12 +1828,12 @@ static void test_request_round_trip_recommend(void **state)
         i++;
     }
     assert_int_equal(i, n);
-    assert_true(o->has_skipped);
-    assert_int_equal(o->skipped.n, n);
-    assert_null(o->skipped.items);
+    assert_true(o->sessions[0].has_skipped);
+    assert_int_equal(o->sessions[0].skipped.n, n);
+    assert_null(o->sessions[0].skipped.items);
     for (i = 0; i < n; i++)
-        assert_int_equal(sr_proto_bools_at(&o->skipped, i), i % 3 == 0);
-    assert_false(sr_proto_bools_at(&o->skipped, n)); /* out of range */
+        assert_int_equal(sr_proto_bools_at(&o->sessions[0].skipped, i), i % 3 == 0);
+    assert_false(sr_proto_bools_at(&o->sessions[0].skipped, n)); /* out of range */
     assert_int_equal(o->k, SR_PROTO_MAX_K);
     assert_pstr(o->exclude, "played");
 
@@ -1849,14 +1853,15 @@ static void test_request_round_trip_recommend(void **state)
     memset(&in, 0, sizeof(in));
     in.op = SR_PROTO_OP_RECOMMEND;
     in.u.recommend.model = P("m");
+    in.u.recommend.n_sessions = 1;
     round_trip(&in, &out, &sb);
     o = &out.u.recommend;
     assert_pstr(o->model, "m");
-    assert_int_equal(o->tracks.n, 0);
-    sr_proto_strs_begin(&o->tracks, &it);
+    assert_int_equal(o->sessions[0].tracks.n, 0);
+    sr_proto_strs_begin(&o->sessions[0].tracks, &it);
     assert_false(sr_proto_strs_next(&it, &s));
-    assert_false(o->has_skipped);
-    assert_int_equal(o->skipped.n, 0);
+    assert_false(o->sessions[0].has_skipped);
+    assert_int_equal(o->sessions[0].skipped.n, 0);
     assert_int_equal(o->k, 0);
     assert_int_equal(o->exclude.len, 0);
     /* {"v":1,"op":"recommend","model":"m","tracks":[]} */
@@ -1871,10 +1876,11 @@ static void test_request_round_trip_recommend(void **state)
     memset(&in, 0, sizeof(in));
     in.op = SR_PROTO_OP_RECOMMEND;
     in.u.recommend.model = P("m");
-    in.u.recommend.has_skipped = true;
+    in.u.recommend.n_sessions = 1;
+    in.u.recommend.sessions[0].has_skipped = true;
     round_trip(&in, &out, &sb);
-    assert_true(out.u.recommend.has_skipped);
-    assert_int_equal(out.u.recommend.skipped.n, 0);
+    assert_true(out.u.recommend.sessions[0].has_skipped);
+    assert_int_equal(out.u.recommend.sessions[0].skipped.n, 0);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -1906,15 +1912,15 @@ static void test_request_recommend_tracks_in_every_str_format(void **state)
     if (c != SR_PROTO_CODE_OK)
         fail_msg("code %d: %s", (int)c, err);
     static const char *const want[] = { "ab", "cde", "f", "gh", "012345678901234567890123456789x" };
-    assert_strs(&r.u.recommend.tracks, want, 5);
+    assert_strs(&r.u.recommend.sessions[0].tracks, want, 5);
     /* the raw span: from the first element (after the array header at
      * offset 32) to the end of the 31-byte id */
-    assert_true(r.u.recommend.tracks.raw == copy + 33);
-    assert_int_equal(r.u.recommend.tracks.raw_len, 3 + 5 + 4 + 7 + 32);
+    assert_true(r.u.recommend.sessions[0].tracks.raw == copy + 33);
+    assert_int_equal(r.u.recommend.sessions[0].tracks.raw_len, 3 + 5 + 4 + 7 + 32);
     static const bool sk[] = { true, false, false, true, true };
     for (uint32_t i = 0; i < 5; i++)
-        assert_int_equal(sr_proto_bools_at(&r.u.recommend.skipped, i), sk[i]);
-    assert_true(r.u.recommend.has_skipped);
+        assert_int_equal(sr_proto_bools_at(&r.u.recommend.sessions[0].skipped, i), sk[i]);
+    assert_true(r.u.recommend.sessions[0].has_skipped);
 
     /* re-encoded with the shortest formats it is 7 bytes shorter (str8 "cde"
      * -> 1 byte less, str16 "f" -> 2, str32 "gh" -> 4) and decodes the same */
@@ -1924,7 +1930,7 @@ static void test_request_recommend_tracks_in_every_str_format(void **state)
     assert_int_equal(sb.size, sizeof(b) - 7);
     sr_proto_request r2;
     assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r2, err, ERRCAP), 0);
-    assert_strs(&r2.u.recommend.tracks, want, 5);
+    assert_strs(&r2.u.recommend.sessions[0].tracks, want, 5);
     msgpack_sbuffer_destroy(&sb);
     free(copy);
 }
@@ -1979,21 +1985,22 @@ static void test_request_encode_refuses_bad_lists(void **state)
     memset(&r, 0, sizeof(r));
     r.op = SR_PROTO_OP_RECOMMEND;
     r.u.recommend.model = P("m");
-    r.u.recommend.tracks.n = 2; /* neither items nor raw */
+    r.u.recommend.n_sessions = 1;
+    r.u.recommend.sessions[0].tracks.n = 2; /* neither items nor raw */
     assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
-    r.u.recommend.tracks.items = t;
-    r.u.recommend.skipped.n = 1; /* one label for two tracks */
-    r.u.recommend.skipped.items = sk;
-    r.u.recommend.has_skipped = true;
+    r.u.recommend.sessions[0].tracks.items = t;
+    r.u.recommend.sessions[0].skipped.n = 1; /* one label for two tracks */
+    r.u.recommend.sessions[0].skipped.items = sk;
+    r.u.recommend.sessions[0].has_skipped = true;
     assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
-    r.u.recommend.has_skipped = false; /* ignored when not flagged */
+    r.u.recommend.sessions[0].has_skipped = false; /* ignored when not flagged */
     static const uint8_t junk[] = { 0xa1, 'a', 0x07 };
-    r.u.recommend.tracks.items = NULL;
-    r.u.recommend.tracks.raw = junk; /* the second element is not a str */
-    r.u.recommend.tracks.raw_len = sizeof(junk);
+    r.u.recommend.sessions[0].tracks.items = NULL;
+    r.u.recommend.sessions[0].tracks.raw = junk; /* the second element is not a str */
+    r.u.recommend.sessions[0].tracks.raw_len = sizeof(junk);
     assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
     assert_int_equal(sb.size, 0); /* nothing written by any refusal */
-    r.u.recommend.tracks.n = 1;
+    r.u.recommend.sessions[0].tracks.n = 1;
     assert_int_equal(sr_proto_request_encode(&r, &sb), 0);
     assert_true(sb.size > 0);
     msgpack_sbuffer_destroy(&sb);
@@ -2039,17 +2046,22 @@ static void test_request_new_ops_table_fixtures_are_valid(void **state)
     assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
     assert_int_equal(r.op, SR_PROTO_OP_RECOMMEND);
     static const char *const want[] = { "t_a", "t_b", "t_c" };
-    assert_strs(&r.u.recommend.tracks, want, 3);
-    assert_true(r.u.recommend.has_skipped);
-    assert_false(sr_proto_bools_at(&r.u.recommend.skipped, 0));
-    assert_true(sr_proto_bools_at(&r.u.recommend.skipped, 1));
+    assert_int_equal(r.u.recommend.n_sessions, 1);
+    assert_false(r.u.recommend.batch);
+    assert_strs(&r.u.recommend.sessions[0].tracks, want, 3);
+    assert_true(r.u.recommend.sessions[0].has_skipped);
+    assert_false(sr_proto_bools_at(&r.u.recommend.sessions[0].skipped, 0));
+    assert_true(sr_proto_bools_at(&r.u.recommend.sessions[0].skipped, 1));
     assert_int_equal(r.u.recommend.k, 20);
     msgpack_sbuffer_destroy(&sb);
 
     build(&sb, MODELS_FIELDS, SR_COUNTOF_T(MODELS_FIELDS), NULL, NULL);
     assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &r, err, ERRCAP), 0);
     assert_int_equal(r.op, SR_PROTO_OP_MODELS);
+    assert_int_equal(r.u.models.action, SR_PROTO_MODELS_LIST); /* no "action": list */
     assert_pstr(r.u.models.name, "m-1");
+    assert_int_equal(r.u.models.as.len, 0);
+    assert_false(r.u.models.replace);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -2100,8 +2112,8 @@ static void test_request_new_ops_missing_required_fields(void **state)
     EXPECT(TRAIN_FIELDS, "model", NULL, 400, "missing required field \"model\"");
     EXPECT(CANCEL_FIELDS, "job", NULL, 400, "missing required field \"job\"");
     EXPECT(EVALUATE_FIELDS, "model", NULL, 400, "missing required field \"model\"");
-    EXPECT(RECOMMEND_FIELDS, "model", NULL, 400, "missing required field \"model\"");
-    EXPECT(RECOMMEND_FIELDS, "tracks", NULL, 400, "missing required field \"tracks\"");
+    EXPECT(RECOMMEND_FIELDS, "tracks", NULL, 400,
+           "missing required field \"tracks\" (one session) or \"sessions\" (many)");
     /* every optional one may go */
     static const char *const train_opt[] = { "id", "preset", "set", "max_steps", "epochs", "seed", "name" };
     for (size_t i = 0; i < SR_COUNTOF_T(train_opt); i++)
@@ -2109,7 +2121,8 @@ static void test_request_new_ops_missing_required_fields(void **state)
     static const char *const eval_opt[] = { "dataset", "split", "protocol", "exclude", "max_queries" };
     for (size_t i = 0; i < SR_COUNTOF_T(eval_opt); i++)
         EXPECT(EVALUATE_FIELDS, eval_opt[i], NULL, 0, NULL);
-    static const char *const rec_opt[] = { "skipped", "k", "exclude" };
+    /* model too: without it the daemon uses its default model */
+    static const char *const rec_opt[] = { "model", "skipped", "k", "exclude" };
     for (size_t i = 0; i < SR_COUNTOF_T(rec_opt); i++)
         EXPECT(RECOMMEND_FIELDS, rec_opt[i], NULL, 0, NULL);
     EXPECT(JOBS_FIELDS, "job", NULL, 0, NULL);
@@ -2242,7 +2255,7 @@ static void test_request_recommend_session_limits(void **state)
     char err[ERRCAP] = "";
     build_session(&sb, SR_PROTO_MAX_SESSION_PLAYS, 8, SR_PROTO_MAX_SESSION_PLAYS);
     assert_int_equal(decode_sb(&sb, &r, err), 0);
-    assert_int_equal(r.u.recommend.tracks.n, SR_PROTO_MAX_SESSION_PLAYS);
+    assert_int_equal(r.u.recommend.sessions[0].tracks.n, SR_PROTO_MAX_SESSION_PLAYS);
     msgpack_sbuffer_destroy(&sb);
 
     build_session(&sb, SR_PROTO_MAX_SESSION_PLAYS + 1, 8, -1);
@@ -2296,6 +2309,616 @@ static void test_request_recommend_nul_in_track_id(void **state)
     char err[ERRCAP];
     assert_int_equal(sr_proto_request_decode(b, sizeof(b), NULL, &r, err, ERRCAP), 400);
     assert_string_equal(err, "field \"tracks\"[1]: embedded NUL byte at position 1");
+}
+
+/* ---- recommend: the batch form ("sessions") and the optional model --------------------- */
+
+/* Read session s of a decoded request back through the public readers and
+ * compare it with want[n] ids (a trailing '!' in want marks a skipped play;
+ * has_skipped says whether "skipped" was sent). */
+static void assert_session(const sr_proto_session *s, const char *const *want, uint32_t n,
+                           bool has_skipped)
+{
+    sr_proto_strs_iter it;
+    sr_pstr id;
+    uint32_t i = 0;
+    assert_int_equal(s->tracks.n, n);
+    assert_null(s->tracks.items); /* decoded: a raw view of the frame */
+    assert_int_equal(s->has_skipped, has_skipped);
+    assert_int_equal(s->skipped.n, has_skipped ? n : 0);
+    sr_proto_strs_begin(&s->tracks, &it);
+    while (sr_proto_strs_next(&it, &id)) {
+        assert_true(i < n);
+        size_t wl = strlen(want[i]);
+        bool skip = wl > 0 && want[i][wl - 1] == '!';
+        if (id.len != wl - skip || memcmp(id.ptr, want[i], id.len) != 0)
+            fail_msg("play %u: got \"%.*s\", want \"%s\"", i, (int)id.len, id.ptr, want[i]);
+        assert_int_equal(sr_proto_bools_at(&s->skipped, i), skip);
+        i++;
+    }
+    assert_int_equal(i, n);
+}
+
+static void test_request_round_trip_recommend_batch(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    static const sr_pstr t0[] = { { "t_a", 3 }, { "t_b", 3 }, { "t_c", 3 } };
+    static const bool k0[] = { false, true, false };
+    static const sr_pstr t1[] = { { "x9", 2 } };
+    static const sr_pstr t3[] = { { "t_c", 3 }, { "t_a", 3 } };
+    static const bool k3[] = { true, true };
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_RECOMMEND;
+    in.id = 21;
+    sr_proto_recommend *r = &in.u.recommend;
+    r->batch = true;
+    r->n_sessions = 4;
+    r->sessions[0] = (sr_proto_session){ { 3, t0, NULL, 0 }, { 3, k0, NULL }, true };
+    r->sessions[1] = (sr_proto_session){ { 1, t1, NULL, 0 }, { 0, NULL, NULL }, false };
+    r->sessions[2] = (sr_proto_session){ { 0, NULL, NULL, 0 }, { 0, NULL, NULL }, true };
+    r->sessions[3] = (sr_proto_session){ { 2, t3, NULL, 0 }, { 2, k3, NULL }, true };
+    r->k = 5;
+    r->exclude = P("played"); /* no model: the daemon's default */
+    round_trip(&in, &out, &sb);
+    const sr_proto_recommend *o = &out.u.recommend;
+    assert_true(o->batch);
+    assert_int_equal(o->n_sessions, 4);
+    assert_int_equal(o->model.len, 0);
+    assert_int_equal(o->k, 5);
+    assert_pstr(o->exclude, "played");
+    static const char *const w0[] = { "t_a", "t_b!", "t_c" };
+    static const char *const w1[] = { "x9" };
+    static const char *const w3[] = { "t_c!", "t_a!" };
+    assert_session(&o->sessions[0], w0, 3, true);
+    assert_session(&o->sessions[1], w1, 1, false);
+    assert_session(&o->sessions[2], NULL, 0, true);
+    assert_session(&o->sessions[3], w3, 2, true);
+    for (uint32_t i = 0; i < 4; i++) {
+        const sr_proto_session *s = &o->sessions[i];
+        if (s->tracks.n > 0)
+            assert_true(s->tracks.raw > (const uint8_t *)sb.data &&
+                        s->tracks.raw + s->tracks.raw_len <= (const uint8_t *)sb.data + sb.size);
+    }
+    /* the raw (decoded) form re-encodes to the same bytes */
+    msgpack_sbuffer sb2;
+    msgpack_sbuffer_init(&sb2);
+    assert_int_equal(sr_proto_request_encode(&out, &sb2), 0);
+    assert_int_equal(sb2.size, sb.size);
+    assert_memory_equal(sb2.data, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb2);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* exact bytes of a small batch: every session its own map, "skipped"
+     * only where given, no model, k or exclude member */
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_RECOMMEND;
+    in.u.recommend.batch = true;
+    in.u.recommend.n_sessions = 2;
+    static const sr_pstr a[] = { { "a", 1 } };
+    in.u.recommend.sessions[0].tracks = (sr_proto_strs){ 1, a, NULL, 0 };
+    in.u.recommend.sessions[1].has_skipped = true;
+    round_trip(&in, &out, &sb);
+    /* {"v":1,"op":"recommend","sessions":[{"tracks":["a"]},{"tracks":[],"skipped":[]}]} */
+    static const uint8_t want[] = {
+        0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa9, 'r', 'e', 'c', 'o', 'm', 'm', 'e', 'n', 'd',
+        0xa8, 's', 'e', 's', 's', 'i', 'o', 'n', 's', 0x92,
+        0x81, 0xa6, 't', 'r', 'a', 'c', 'k', 's', 0x91, 0xa1, 'a',
+        0x82, 0xa6, 't', 'r', 'a', 'c', 'k', 's', 0x90,
+        0xa7, 's', 'k', 'i', 'p', 'p', 'e', 'd', 0x90,
+    };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+
+    /* a batch of one is still the batch form (its reply has "results") */
+    in.u.recommend.n_sessions = 1;
+    round_trip(&in, &out, &sb);
+    assert_true(out.u.recommend.batch);
+    assert_int_equal(out.u.recommend.n_sessions, 1);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_recommend_model_optional(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    static const sr_pstr a[] = { { "a", 1 } };
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_RECOMMEND;
+    in.u.recommend.n_sessions = 1;
+    in.u.recommend.sessions[0].tracks = (sr_proto_strs){ 1, a, NULL, 0 };
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.recommend.model.len, 0);
+    assert_false(out.u.recommend.batch);
+    /* {"v":1,"op":"recommend","tracks":["a"]} */
+    static const uint8_t want[] = { 0x83, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa9, 'r', 'e', 'c',
+                                    'o', 'm', 'm', 'e', 'n', 'd', 0xa6, 't', 'r', 'a', 'c', 'k',
+                                    's', 0x91, 0xa1, 'a' };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+    /* an empty model name is not "the default": it is refused */
+    tfield empty = { "model", 's', 0, 0, "" };
+    EXPECT(RECOMMEND_FIELDS, "model", &empty, 422, "field \"model\": must not be empty");
+}
+
+static void test_request_encode_recommend_session_counts(void **state)
+{
+    (void)state;
+    sr_proto_request r;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    memset(&r, 0, sizeof(r));
+    r.op = SR_PROTO_OP_RECOMMEND;
+    r.u.recommend.n_sessions = 0; /* single form: exactly one session */
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    r.u.recommend.n_sessions = 2;
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    r.u.recommend.batch = true;
+    r.u.recommend.n_sessions = SR_PROTO_MAX_BATCH + 1; /* beyond sessions[] */
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    /* a bad list in any session refuses the whole request */
+    r.u.recommend.n_sessions = 3;
+    r.u.recommend.sessions[2].tracks.n = 1; /* neither items nor raw */
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    static const sr_pstr t[] = { { "a", 1 } };
+    static const bool sk[] = { true, false };
+    r.u.recommend.sessions[2].tracks.items = t;
+    r.u.recommend.sessions[1].has_skipped = true; /* 1 label for 0 tracks */
+    r.u.recommend.sessions[1].skipped = (sr_proto_bools){ 1, sk, NULL };
+    assert_int_equal(sr_proto_request_encode(&r, &sb), -1);
+    assert_int_equal(sb.size, 0); /* nothing written by any refusal */
+    r.u.recommend.sessions[1].has_skipped = false;
+    assert_int_equal(sr_proto_request_encode(&r, &sb), 0);
+    /* an empty batch is encoded as given: the decoder refuses it (400) */
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_init(&sb);
+    r.u.recommend.n_sessions = 0;
+    assert_int_equal(sr_proto_request_encode(&r, &sb), 0);
+    sr_proto_request d;
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &d, err, ERRCAP), 400);
+    assert_string_equal(err, "field \"sessions\": must hold at least one session");
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* The batch of the largest size, packed by hand (not by the encoder): session
+ * i holds i % 4 plays "s<i>_<j>", and "skipped" when i is even, with play j
+ * skipped when (i + j) % 3 == 0. Every session must read back as sent. */
+static void pack_big_batch(msgpack_sbuffer *sb, uint32_t n)
+{
+    msgpack_packer pk;
+    char id[32];
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    pk_str(&pk, "v");
+    msgpack_pack_uint8(&pk, 1);
+    pk_str(&pk, "op");
+    pk_str(&pk, "recommend");
+    pk_str(&pk, "model");
+    pk_str(&pk, "m");
+    pk_str(&pk, "sessions");
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t plays = i % 4;
+        bool sk = i % 2 == 0;
+        msgpack_pack_map(&pk, 1 + sk);
+        pk_str(&pk, "tracks");
+        msgpack_pack_array(&pk, plays);
+        for (uint32_t j = 0; j < plays; j++) {
+            snprintf(id, sizeof(id), "s%u_%u", i, j);
+            pk_str(&pk, id);
+        }
+        if (sk) {
+            pk_str(&pk, "skipped");
+            msgpack_pack_array(&pk, plays);
+            for (uint32_t j = 0; j < plays; j++) {
+                if ((i + j) % 3 == 0)
+                    msgpack_pack_true(&pk);
+                else
+                    msgpack_pack_false(&pk);
+            }
+        }
+    }
+}
+
+static void test_request_recommend_batch_limit(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    sr_proto_request *r = malloc(sizeof(*r));
+    char err[ERRCAP] = "";
+    char id[32];
+    assert_non_null(r);
+    pack_big_batch(&sb, SR_PROTO_MAX_BATCH);
+    sr_proto_code c = sr_proto_request_decode(sb.data, sb.size, NULL, r, err, ERRCAP);
+    if (c != SR_PROTO_CODE_OK)
+        fail_msg("code %d: %s", (int)c, err);
+    assert_true(r->u.recommend.batch);
+    assert_int_equal(r->u.recommend.n_sessions, SR_PROTO_MAX_BATCH);
+    for (uint32_t i = 0; i < SR_PROTO_MAX_BATCH; i++) {
+        const sr_proto_session *s = &r->u.recommend.sessions[i];
+        sr_proto_strs_iter it;
+        sr_pstr t;
+        uint32_t j = 0;
+        assert_int_equal(s->tracks.n, i % 4);
+        assert_int_equal(s->has_skipped, i % 2 == 0);
+        sr_proto_strs_begin(&s->tracks, &it);
+        while (sr_proto_strs_next(&it, &t)) {
+            snprintf(id, sizeof(id), "s%u_%u", i, j);
+            assert_pstr(t, id);
+            assert_int_equal(sr_proto_bools_at(&s->skipped, j), s->has_skipped && (i + j) % 3 == 0);
+            j++;
+        }
+        assert_int_equal(j, i % 4);
+    }
+    msgpack_sbuffer_destroy(&sb);
+
+    pack_big_batch(&sb, SR_PROTO_MAX_BATCH + 1);
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, r, err, ERRCAP), 413);
+    assert_string_equal(err, "field \"sessions\": 1001 sessions exceeds the limit of 1000");
+    msgpack_sbuffer_destroy(&sb);
+    free(r);
+}
+
+/* One session of a hand-built batch, for the refusal cases. */
+typedef struct tsession {
+    char kind;          /* 'm' a map (the valid shape), 'a' an array, 's' a str */
+    char tracks;        /* 'a' array (valid), 's' str, '-' absent */
+    uint32_t n_tracks;  /* ids of id_len bytes ("tttt"), track 1 a uint when bad_track */
+    uint32_t id_len;
+    bool bad_track;
+    bool nul_track;     /* track 0 is "t\0" */
+    char skipped;       /* 'a' array of n_skipped bools, 's' a str, '-' absent */
+    uint32_t n_skipped;
+    bool bad_skip;      /* skipped[0] is a uint */
+    const char *extra;  /* a further key (value nil), or NULL */
+    bool int_key;       /* a further pair with the key 7 */
+} tsession;
+
+static const tsession TS_OK = { 'm', 'a', 3, 4, false, false, 'a', 3, false, NULL, false };
+
+enum { TOP_TRACKS = 1, TOP_SKIPPED = 2, TOP_NO_SESSIONS = 4 };
+
+/* {"v":1,"op":"recommend","sessions":[n sessions]} where session `at` is
+ * *odd and the others TS_OK; `top` adds a top-level "tracks" or "skipped",
+ * or leaves "sessions" out. */
+static void build_batch(msgpack_sbuffer *sb, uint32_t n, uint32_t at, const tsession *odd, int top)
+{
+    msgpack_packer pk;
+    char id[SR_PROTO_MAX_TRACK_ID + 2];
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2 + !(top & TOP_NO_SESSIONS) + !!(top & TOP_TRACKS) +
+                              !!(top & TOP_SKIPPED));
+    pk_str(&pk, "v");
+    msgpack_pack_uint8(&pk, 1);
+    pk_str(&pk, "op");
+    pk_str(&pk, "recommend");
+    if (top & TOP_TRACKS) {
+        pk_str(&pk, "tracks");
+        msgpack_pack_array(&pk, 1);
+        pk_str(&pk, "a");
+    }
+    if (top & TOP_SKIPPED) {
+        pk_str(&pk, "skipped");
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_true(&pk);
+    }
+    if (top & TOP_NO_SESSIONS)
+        return;
+    pk_str(&pk, "sessions");
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const tsession *s = i == at && odd ? odd : &TS_OK;
+        if (s->kind == 's') {
+            pk_str(&pk, "t_a");
+            continue;
+        }
+        if (s->kind == 'a') {
+            msgpack_pack_array(&pk, 1);
+            pk_str(&pk, "t_a");
+            continue;
+        }
+        msgpack_pack_map(&pk, (s->tracks != '-') + (s->skipped != '-') + (s->extra != NULL) +
+                                  s->int_key);
+        if (s->tracks == 's') {
+            pk_str(&pk, "tracks");
+            pk_str(&pk, "t_a");
+        } else if (s->tracks == 'a') {
+            pk_str(&pk, "tracks");
+            msgpack_pack_array(&pk, s->n_tracks);
+            assert_true(s->id_len <= SR_PROTO_MAX_TRACK_ID + 1);
+            memset(id, 't', s->id_len);
+            id[s->id_len] = '\0';
+            for (uint32_t j = 0; j < s->n_tracks; j++) {
+                if (j == 1 && s->bad_track) {
+                    msgpack_pack_uint8(&pk, 5);
+                } else if (j == 0 && s->nul_track) {
+                    msgpack_pack_str(&pk, 2);
+                    msgpack_pack_str_body(&pk, "t\0", 2);
+                } else {
+                    pk_str(&pk, id);
+                }
+            }
+        }
+        if (s->skipped == 's') {
+            pk_str(&pk, "skipped");
+            pk_str(&pk, "yes");
+        } else if (s->skipped == 'a') {
+            pk_str(&pk, "skipped");
+            msgpack_pack_array(&pk, s->n_skipped);
+            for (uint32_t j = 0; j < s->n_skipped; j++) {
+                if (j == 0 && s->bad_skip)
+                    msgpack_pack_uint8(&pk, 1);
+                else
+                    msgpack_pack_false(&pk);
+            }
+        }
+        if (s->extra) {
+            pk_str(&pk, s->extra);
+            msgpack_pack_nil(&pk);
+        }
+        if (s->int_key) {
+            msgpack_pack_uint8(&pk, 7);
+            msgpack_pack_nil(&pk);
+        }
+    }
+}
+
+static void expect_batch(uint32_t n, uint32_t at, const tsession *odd, int top,
+                         sr_proto_code want, const char *msg)
+{
+    msgpack_sbuffer sb;
+    sr_proto_request *r = malloc(sizeof(*r));
+    char err[ERRCAP] = "";
+    assert_non_null(r);
+    build_batch(&sb, n, at, odd, top);
+    sr_proto_code c = decode_sb(&sb, r, err);
+    msgpack_sbuffer_destroy(&sb);
+    free(r);
+    if (c != want || (msg != NULL && strcmp(err, msg) != 0))
+        fail_msg("got %d \"%s\", want %d \"%s\"", (int)c, err, (int)want, msg ? msg : "");
+}
+
+static void test_request_recommend_forms_exclusive(void **state)
+{
+    (void)state;
+    expect_batch(2, 0, NULL, 0, 0, NULL); /* the fixture itself is valid */
+    expect_batch(2, 0, NULL, TOP_TRACKS, 400,
+                 "fields \"tracks\" and \"sessions\" are exclusive: one session in \"tracks\" or "
+                 "many in \"sessions\"");
+    expect_batch(0, 0, NULL, TOP_NO_SESSIONS, 400,
+                 "missing required field \"tracks\" (one session) or \"sessions\" (many)");
+    /* a top-level "skipped" beside "sessions" would go unused */
+    expect_batch(2, 0, NULL, TOP_SKIPPED, 400,
+                 "field \"skipped\": only valid with \"tracks\" (each of \"sessions\" carries its "
+                 "own)");
+    /* "skipped" alone is not a session either */
+    expect_batch(0, 0, NULL, TOP_NO_SESSIONS | TOP_SKIPPED, 400,
+                 "missing required field \"tracks\" (one session) or \"sessions\" (many)");
+}
+
+static void test_request_recommend_sessions_not_an_array_or_empty(void **state)
+{
+    (void)state;
+    tfield str = { "sessions", 's', 0, 0, "t_a" };
+    EXPECT(RECOMMEND_FIELDS, "tracks", &str, 400, NULL); /* with "skipped" still there */
+    static const tfield NO_SKIP[] = {
+        { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "recommend" }, { "k", 'u', 3, 0, NULL },
+    };
+    EXPECT(NO_SKIP, "sessions", &str, 400, "field \"sessions\": expected array of map, got str");
+    tfield map = { "sessions", 'u', 1, 0, NULL };
+    EXPECT(NO_SKIP, "sessions", &map, 400, "field \"sessions\": expected array of map, got uint");
+    expect_batch(0, 0, NULL, 0, 400, "field \"sessions\": must hold at least one session");
+}
+
+static void test_request_recommend_session_element_refusals(void **state)
+{
+    (void)state;
+    tsession s;
+
+    s = TS_OK, s.kind = 'a';
+    expect_batch(3, 1, &s, 0, 400, "field \"sessions\"[1]: expected map, got array");
+    s = TS_OK, s.kind = 's';
+    expect_batch(3, 2, &s, 0, 400, "field \"sessions\"[2]: expected map, got str");
+    s = TS_OK, s.tracks = '-', s.skipped = '-';
+    expect_batch(3, 2, &s, 0, 400, "missing required field \"sessions\"[2].\"tracks\"");
+    s = TS_OK, s.tracks = 's';
+    expect_batch(3, 0, &s, 0, 400,
+                 "field \"sessions\"[0].\"tracks\": expected array of str, got str");
+    /* unknown, duplicate and non-str keys inside a session */
+    s = TS_OK, s.skipped = '-', s.extra = "skiped";
+    expect_batch(3, 1, &s, 0, 400,
+                 "field \"sessions\"[1]: unknown key \"skiped\" (a session holds \"tracks\" and "
+                 "optionally \"skipped\")");
+    s = TS_OK, s.extra = "k";
+    expect_batch(2, 0, &s, 0, 400, "field \"sessions\"[0]: unknown key \"k\" (a session holds "
+                                   "\"tracks\" and optionally \"skipped\")");
+    s = TS_OK, s.extra = "tracks";
+    expect_batch(2, 1, &s, 0, 400, "field \"sessions\"[1]: duplicate key \"tracks\"");
+    s = TS_OK, s.int_key = true;
+    expect_batch(2, 1, &s, 0, 400, "field \"sessions\"[1]: key #3 is a uint, expected str");
+    /* the tracks rules of the single form, per element */
+    s = TS_OK, s.n_tracks = SR_PROTO_MAX_SESSION_PLAYS + 1, s.skipped = '-';
+    expect_batch(5, 3, &s, 0, 413,
+                 "field \"sessions\"[3].\"tracks\": 10001 tracks exceeds the limit of 10000");
+    s = TS_OK, s.n_tracks = SR_PROTO_MAX_SESSION_PLAYS, s.n_skipped = SR_PROTO_MAX_SESSION_PLAYS;
+    expect_batch(2, 1, &s, 0, 0, NULL);
+    s = TS_OK, s.id_len = SR_PROTO_MAX_TRACK_ID + 1;
+    expect_batch(3, 1, &s, 0, 413,
+                 "field \"sessions\"[1].\"tracks\"[0]: 257 bytes exceeds the limit of 256");
+    s = TS_OK, s.id_len = SR_PROTO_MAX_TRACK_ID;
+    expect_batch(3, 1, &s, 0, 0, NULL);
+    s = TS_OK, s.id_len = 0;
+    expect_batch(3, 2, &s, 0, 422, "field \"sessions\"[2].\"tracks\"[0]: must not be empty");
+    s = TS_OK, s.bad_track = true;
+    expect_batch(3, 0, &s, 0, 400, "field \"sessions\"[0].\"tracks\"[1]: expected str, got uint");
+    s = TS_OK, s.nul_track = true;
+    expect_batch(3, 0, &s, 0, 400,
+                 "field \"sessions\"[0].\"tracks\"[0]: embedded NUL byte at position 1");
+    /* skipped: one bool per track */
+    s = TS_OK, s.n_skipped = 2;
+    expect_batch(4, 3, &s, 0, 422,
+                 "field \"sessions\"[3].\"skipped\": 2 entries, expected one per track (3)");
+    s = TS_OK, s.n_skipped = 4;
+    expect_batch(4, 0, &s, 0, 422,
+                 "field \"sessions\"[0].\"skipped\": 4 entries, expected one per track (3)");
+    s = TS_OK, s.bad_skip = true;
+    expect_batch(2, 1, &s, 0, 400, "field \"sessions\"[1].\"skipped\"[0]: expected bool, got uint");
+    s = TS_OK, s.skipped = 's';
+    expect_batch(2, 1, &s, 0, 400,
+                 "field \"sessions\"[1].\"skipped\": expected array of bool, got str");
+    s = TS_OK, s.skipped = '-';
+    expect_batch(2, 1, &s, 0, 0, NULL);
+    s = TS_OK, s.n_tracks = 0, s.n_skipped = 0;
+    expect_batch(2, 1, &s, 0, 0, NULL); /* an empty session is valid */
+    /* the first bad session is the one named */
+    s = TS_OK, s.id_len = 0;
+    expect_batch(SR_PROTO_MAX_BATCH, SR_PROTO_MAX_BATCH - 1, &s, 0, 422,
+                 "field \"sessions\"[999].\"tracks\"[0]: must not be empty");
+}
+
+/* ---- models: actions --------------------------------------------------------------------- */
+
+static const tfield MODELS_SAVE_FIELDS[] = {
+    { "v", 'u', 1, 0, NULL },         { "op", 's', 0, 0, "models" },
+    { "id", 'u', 40, 0, NULL },       { "action", 's', 0, 0, "save" },
+    { "name", 's', 0, 0, "sasrec-1" }, { "as", 's', 0, 0, "sasrec-1.bak" },
+    { "replace", 'b', 1, 0, NULL },
+};
+
+static void test_request_round_trip_models_actions(void **state)
+{
+    (void)state;
+    static const struct {
+        sr_proto_models_action action;
+        const char *name, *as;
+        bool replace;
+    } cases[] = {
+        { SR_PROTO_MODELS_LIST, "", "", false },
+        { SR_PROTO_MODELS_LIST, "m-1", "", false },
+        { SR_PROTO_MODELS_LOAD, "m-1", "", false },
+        { SR_PROTO_MODELS_SAVE, "m-1", "m-2", false },
+        { SR_PROTO_MODELS_SAVE, "m-1", "m.2_x", true },
+        { SR_PROTO_MODELS_DEFAULT, "m-1", "", false },
+        { SR_PROTO_MODELS_DEFAULT, "", "", false },
+        { SR_PROTO_MODELS_DROP, "m-1", "", false },
+    };
+    for (size_t i = 0; i < SR_COUNTOF_T(cases); i++) {
+        sr_proto_request in, out;
+        msgpack_sbuffer sb;
+        memset(&in, 0, sizeof(in));
+        in.op = SR_PROTO_OP_MODELS;
+        in.id = 100 + i;
+        in.u.models.action = cases[i].action;
+        in.u.models.name = P(cases[i].name);
+        in.u.models.as = P(cases[i].as);
+        in.u.models.replace = cases[i].replace;
+        round_trip(&in, &out, &sb);
+        assert_int_equal(out.u.models.action, cases[i].action);
+        assert_pstr(out.u.models.name, cases[i].name);
+        assert_pstr(out.u.models.as, cases[i].as);
+        assert_int_equal(out.u.models.replace, cases[i].replace);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* exact bytes: {"v":1,"op":"models","action":"save","name":"a","as":"b","replace":true} */
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_MODELS;
+    in.u.models.action = SR_PROTO_MODELS_SAVE;
+    in.u.models.name = P("a");
+    in.u.models.as = P("b");
+    in.u.models.replace = true;
+    round_trip(&in, &out, &sb);
+    static const uint8_t want[] = { 0x86, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa6, 'm', 'o', 'd',
+                                    'e', 'l', 's', 0xa6, 'a', 'c', 't', 'i', 'o', 'n', 0xa4, 's',
+                                    'a', 'v', 'e', 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'a', 0xa2, 'a',
+                                    's', 0xa1, 'b', 0xa7, 'r', 'e', 'p', 'l', 'a', 'c', 'e', 0xc3 };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+    /* list is the default: never written, and an explicit "list" decodes as it */
+    tfield list = { "action", 's', 0, 0, "list" };
+    msgpack_sbuffer_init(&sb);
+    build(&sb, MODELS_FIELDS, SR_COUNTOF_T(MODELS_FIELDS), "action", &list);
+    char err[ERRCAP];
+    assert_int_equal(sr_proto_request_decode(sb.data, sb.size, NULL, &out, err, ERRCAP), 0);
+    assert_int_equal(out.u.models.action, SR_PROTO_MODELS_LIST);
+    msgpack_sbuffer_destroy(&sb);
+    /* an action outside the enum is not encoded */
+    in.u.models.action = (sr_proto_models_action)5;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(sr_proto_request_encode(&in, &sb), -1);
+    assert_int_equal(sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_request_models_action_refusals(void **state)
+{
+    (void)state;
+    EXPECT(MODELS_SAVE_FIELDS, NULL, NULL, 0, NULL);
+    tfield rename = { "action", 's', 0, 0, "rename" };
+    EXPECT(MODELS_SAVE_FIELDS, "action", &rename, 422,
+           "field \"action\": expected one of \"list\", \"load\", \"save\", \"default\", \"drop\", "
+           "got \"rename\"");
+    tfield caps = { "action", 's', 0, 0, "LOAD" };
+    EXPECT(MODELS_FIELDS, "action", &caps, 422, "got \"LOAD\"");
+    tfield num = { "action", 'u', 1, 0, NULL };
+    EXPECT(MODELS_FIELDS, "action", &num, 400, "field \"action\": expected str, got uint");
+    /* name is required for load, save and drop */
+    static const char *const need_name[] = { "load", "save", "drop" };
+    for (size_t i = 0; i < SR_COUNTOF_T(need_name); i++) {
+        static const tfield BARE[] = { { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "models" } };
+        tfield act = { "action", 's', 0, 0, need_name[i] };
+        char msg[80];
+        snprintf(msg, sizeof(msg), "missing required field \"name\" (action \"%s\")", need_name[i]);
+        EXPECT(BARE, "action", &act, 400, msg);
+    }
+    /* ... but not for list and default */
+    static const tfield BARE_DEFAULT[] = { { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "models" },
+                                           { "action", 's', 0, 0, "default" } };
+    EXPECT(BARE_DEFAULT, NULL, NULL, 0, NULL);
+    /* save needs "as"; "as" and "replace" belong to save alone */
+    EXPECT(MODELS_SAVE_FIELDS, "as", NULL, 400, "missing required field \"as\"");
+    static const char *const others[] = { "list", "load", "default", "drop" };
+    for (size_t i = 0; i < SR_COUNTOF_T(others); i++) {
+        tfield act = { "action", 's', 0, 0, others[i] };
+        static const tfield WITH_AS[] = {
+            { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "models" }, { "name", 's', 0, 0, "m" },
+            { "as", 's', 0, 0, "n" },
+        };
+        static const tfield WITH_REPLACE[] = {
+            { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "models" }, { "name", 's', 0, 0, "m" },
+            { "replace", 'b', 0, 0, NULL },
+        };
+        char msg[80];
+        snprintf(msg, sizeof(msg), "field \"as\": only valid with action \"save\", not \"%s\"",
+                 others[i]);
+        EXPECT(WITH_AS, "action", &act, 400, msg);
+        snprintf(msg, sizeof(msg), "field \"replace\": only valid with action \"save\", not \"%s\"",
+                 others[i]);
+        EXPECT(WITH_REPLACE, "action", &act, 400, msg); /* even replace: false */
+    }
+    /* the name rules apply to "as" and "name" alike */
+    tfield dotdot = { "as", 's', 0, 0, ".." };
+    EXPECT(MODELS_SAVE_FIELDS, "as", &dotdot, 422, "field \"as\": \"..\" is not a valid name");
+    tfield slash = { "name", 's', 0, 0, "a/b" };
+    EXPECT(MODELS_SAVE_FIELDS, "name", &slash, 422, "field \"name\": \"a/b\" is not a valid name");
+    tfield as_num = { "as", 'u', 3, 0, NULL };
+    EXPECT(MODELS_SAVE_FIELDS, "as", &as_num, 400, "field \"as\": expected str, got uint");
+    tfield empty_as = { "as", 's', 0, 0, "" };
+    EXPECT(MODELS_SAVE_FIELDS, "as", &empty_as, 422, "field \"as\": must not be empty");
+    tfield rep_str = { "replace", 's', 0, 0, "yes" };
+    EXPECT(MODELS_SAVE_FIELDS, "replace", &rep_str, 400,
+           "field \"replace\": expected bool, got str");
+    tfield rep_false = { "replace", 'b', 0, 0, NULL };
+    EXPECT(MODELS_SAVE_FIELDS, "replace", &rep_false, 0, NULL);
 }
 
 static void test_request_new_ops_values_out_of_range(void **state)
@@ -2801,6 +3424,15 @@ int main(void)
         cmocka_unit_test(test_request_recommend_session_limits),
         cmocka_unit_test(test_request_recommend_skipped_length_mismatch),
         cmocka_unit_test(test_request_recommend_nul_in_track_id),
+        cmocka_unit_test(test_request_round_trip_recommend_batch),
+        cmocka_unit_test(test_request_recommend_model_optional),
+        cmocka_unit_test(test_request_encode_recommend_session_counts),
+        cmocka_unit_test(test_request_recommend_batch_limit),
+        cmocka_unit_test(test_request_recommend_forms_exclusive),
+        cmocka_unit_test(test_request_recommend_sessions_not_an_array_or_empty),
+        cmocka_unit_test(test_request_recommend_session_element_refusals),
+        cmocka_unit_test(test_request_round_trip_models_actions),
+        cmocka_unit_test(test_request_models_action_refusals),
         cmocka_unit_test(test_request_new_ops_values_out_of_range),
         cmocka_unit_test(test_request_new_ops_bad_enum_values),
         cmocka_unit_test(test_request_new_ops_bad_names),
