@@ -720,6 +720,26 @@ sr_err srd_jobs_pack(srd_jobs *j, uint64_t id, msgpack_packer *pk)
     return e;
 }
 
+void srd_jobs_describe(srd_jobs *j, char *out, size_t cap)
+{
+    out[0] = '\0';
+    pthread_mutex_lock(&j->lock);
+    for (size_t i = 0; i < j->n; i++) {
+        const srd_job *job = j->jobs[i];
+        if (job->state != SRD_JOB_RUNNING)
+            continue;
+        int n = snprintf(out, cap, "job %llu training %s model %s on %s",
+                         (unsigned long long)job->id, srd_job_kind_name(job->kind), job->model,
+                         job->dataset);
+        if (job->has_progress && n > 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, ": %s step %llu/%llu",
+                     job->phase[0] ? job->phase : "train", (unsigned long long)job->p.step,
+                     (unsigned long long)job->p.total_steps);
+        break;
+    }
+    pthread_mutex_unlock(&j->lock);
+}
+
 void srd_jobs_counts(srd_jobs *j, int *queued, int *running)
 {
     int q = 0, r = 0;

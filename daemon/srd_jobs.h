@@ -102,4 +102,8 @@ sr_err srd_jobs_baseline_config(srd_job_kind kind, sr_str text, struct sr_baseli
 /* Jobs queued and running (for status). */
 void srd_jobs_counts(srd_jobs *j, int *queued, int *running);
 
+/* One line about the oldest running job for systemd's STATUS=, e.g.
+ * "job 3 training sasrec model m on d: step 120/400"; "" when none runs. */
+void srd_jobs_describe(srd_jobs *j, char *out, size_t cap);
+
 #endif /* SRD_JOBS_H */

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "srd_auth.h"
+#include "srd_jobs.h"
 #include "srd_log.h"
 
 /* A request is [identity, (empty delimiter from REQ peers), body]; workers
@@ -43,6 +45,7 @@ struct srd_server {
     int n_workers;
     srd_worker *workers;
     bool stopping;
+    time_t notified_s;    /* CLOCK_MONOTONIC second of the last STATUS= */
 };
 
 typedef struct srd_frames {
@@ -175,14 +178,23 @@ static int srd_server_busy(const srd_server *s)
     return n;
 }
 
-/* systemd STATUS= line (a no-op without NOTIFY_SOCKET). */
-static void srd_server_notify(const srd_server *s)
+/* systemd STATUS= line (a no-op without NOTIFY_SOCKET): at most once a
+ * second, as it is called on every request and reply. */
+static void srd_server_notify(srd_server *s)
 {
     if (s->stopping)
         return;
-    sd_notifyf(0, "STATUS=serving on %s: %d of %d workers busy, %llu requests",
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec == s->notified_s)
+        return;
+    s->notified_s = now.tv_sec;
+    char job[256] = "";
+    if (s->ops->jobs)
+        srd_jobs_describe(s->ops->jobs, job, sizeof job);
+    sd_notifyf(0, "STATUS=serving on %s: %d of %d workers busy, %llu requests%s%s",
                s->cfg->endpoint, srd_server_busy(s), s->n_workers,
-               (unsigned long long)atomic_load(&s->ops->requests));
+               (unsigned long long)atomic_load(&s->ops->requests), job[0] ? "; " : "", job);
 }
 
 static void srd_front_error(srd_server *s, srd_frames *f, int n_env, uint64_t id,
@@ -315,12 +327,14 @@ sr_err srd_server_run(srd_server *s)
         int n = s->n_workers + 1;
         if (s->wake_fd >= 0)
             items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = s->wake_fd, .events = ZMQ_POLLIN };
-        if (zmq_poll(items, n, -1) < 0) {
+        /* wake at least once a second so STATUS= follows a running job */
+        if (zmq_poll(items, n, 1000) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             rc = sr_errorf(SR_ERR_IO, "zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
         }
+        srd_server_notify(s);
         if (s->wake_fd >= 0 && (items[s->n_workers + 1].revents & ZMQ_POLLIN)) {
             char buf[16];
             while (read(s->wake_fd, buf, sizeof buf) > 0) {
