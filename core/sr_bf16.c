@@ -44,8 +44,9 @@ float sr_bf16_to_f32(uint16_t h)
 sr_err sr_bf16_table_new(const float *table, int32_t I, int D, sr_bf16_table **out)
 {
     *out = NULL;
-    if (!table || I < 1 || D < 1)
-        return sr_errorf(SR_ERR_ARG, "bf16 table: I = %d, D = %d (both >= 1)", (int)I, D);
+    if (!table || I < 1 || I > INT32_MAX - SR_BF16_ROWS || D < 1)
+        return sr_errorf(SR_ERR_ARG, "bf16 table: I = %d, D = %d (both >= 1, I < 2^31 - 16)",
+                         (int)I, D);
     sr_bf16_table *t = calloc(1, sizeof *t);
     if (!t)
         return sr_errorf(SR_ERR_NOMEM, "bf16 table: out of memory");

@@ -22,9 +22,9 @@
  * evaluation, which stays f32 (sr_eval.h).
  *
  * Kernels: AVX-512 BF16 when the CPU has it (checked at run time), else a
- * portable loop over the same layout (the compiler vectorises it, with
- * clones for AVX-512 and AVX2) with the same rounding of inputs; the two
- * can differ in the last bits of the f32 sums only.
+ * portable loop over the same layout (plain C the compiler vectorises for
+ * the build's baseline ISA, so several times slower) with the same rounding
+ * of inputs; the two can differ in the last bits of the f32 sums only.
  */
 #ifndef SR_BF16_H
 #define SR_BF16_H
@@ -40,7 +40,8 @@ float sr_bf16_to_f32(uint16_t h);
 
 typedef struct sr_bf16_table sr_bf16_table;
 
-/* Packed bf16 copy of table [I, D] (row-major f32). I >= 1, D >= 1. */
+/* Packed bf16 copy of table [I, D] (row-major f32). 1 <= I <= INT32_MAX - 16,
+ * D >= 1. */
 sr_err sr_bf16_table_new(const float *table, int32_t I, int D, sr_bf16_table **out);
 void sr_bf16_table_free(sr_bf16_table **t); /* NULL-safe */
 size_t sr_bf16_table_bytes(const sr_bf16_table *t);

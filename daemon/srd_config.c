@@ -58,7 +58,7 @@ static const srd_opt srd_opts[] = {
                 "checkpoint interval of training jobs unless a job sets its own"),
     SRD_OPT_INT("score_threads", score_threads, 0, 64, "0", "N",
                 "requests scoring one model at the same time (0 = all cores)"),
-    SRD_OPT_INT("score_batch", score_batch, 1, 256, "32", "N",
+    SRD_OPT_INT("score_batch", score_batch, 1, 128, "32", "N",
                 "most waiting sessions scored together in one pass (micro-batching)"),
     SRD_OPT_STR("score_precision", score_precision, "bf16", "bf16|f32",
                 "recommend's scores: bf16 table copy (fast) or f32 (exact)"),

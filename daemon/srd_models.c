@@ -215,8 +215,9 @@ static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat
             if (e == SR_OK)
                 e = sr_dnnl_ctx_new(16, &m->ctx);
             if (e == SR_OK)
-                e = srd_scorer_new(m->nn, m->ctx, lanes,
-                                   (int)atomic_load(&ms->ops->live.score_batch),
+                /* the cap is the model's batch; each call passes the live
+                 * score_batch, which a reload may raise or lower */
+                e = srd_scorer_new(m->nn, m->ctx, lanes, SRD_MODELS_SCORE_BATCH,
                                    strcmp(cfg->score_precision, "f32") == 0 ? SRD_SCORER_F32
                                                                              : SRD_SCORER_BF16,
                                    &m->scorer);
@@ -300,6 +301,14 @@ sr_err srd_models_get(srd_models *ms, const char *name, srd_model **out)
     if (e != SR_OK)
         return e;
     pthread_mutex_lock(&ms->lock);
+    /* the file may have been dropped or replaced while we loaded it: then
+     * serve this request with what was loaded, but do not cache it */
+    struct stat now;
+    if (stat(path, &now) != 0 || !srd_same_file(&now, sb.st_dev, sb.st_ino, sb.st_mtim)) {
+        pthread_mutex_unlock(&ms->lock);
+        *out = m;
+        return SR_OK;
+    }
     /* another request may have loaded the same file meanwhile: keep one */
     for (size_t i = 0; i < ms->n; i++) {
         if (strcmp(ms->cache[i]->name, name) == 0 && srd_model_current(ms->cache[i], &sb)) {
@@ -733,28 +742,33 @@ sr_err srd_models_set_default(srd_models *ms, const char *name)
 {
     if (!srd_models_name_ok(name))
         return sr_errorf(SR_ERR_ARG, "bad model name \"%s\"", name);
-    if (!srd_models_exists(ms, name))
-        return sr_errorf(SR_ERR_NOTFOUND, "no model %s", name);
+    /* checked under the lock that drop holds while it unlinks */
     pthread_mutex_lock(&ms->lock);
-    sr_err e = srd_models_write_default(ms, name);
+    sr_err e = srd_models_exists(ms, name) ? srd_models_write_default(ms, name)
+                                           : sr_errorf(SR_ERR_NOTFOUND, "no model %s", name);
     pthread_mutex_unlock(&ms->lock);
     if (e == SR_OK)
         srd_info("default model: %s", name);
     return e;
 }
 
-/* Copy src to dst through dst.tmp + fsync + rename. */
-static sr_err srd_models_copy_file(const char *src, const char *dst)
+/* Copy src to dst through a unique temporary file in dst's directory +
+ * fsync, then rename it over dst (replace) or link it to dst, which fails
+ * with SR_ERR_EXISTS when dst appeared meanwhile (no replace). */
+static sr_err srd_models_copy_file(const char *src, const char *dst, bool replace)
 {
     char tmp[PATH_MAX + 96];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dst); /* not "*.model": never listed */
     sr_err e = SR_OK;
     char *buf = malloc(1 << 20);
-    FILE *in = fopen(src, "rb");
-    FILE *out = in && buf ? fopen(tmp, "wb") : NULL;
+    FILE *in = buf ? fopen(src, "rb") : NULL;
+    int fd = in ? mkstemp(tmp) : -1;
+    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!buf || !in || !out) {
         e = !buf ? sr_errorf(SR_ERR_NOMEM, "copy %s", src)
                  : sr_errorf(SR_ERR_IO, "%s: %s", !in ? src : tmp, strerror(errno));
+        if (fd >= 0 && !out)
+            close(fd);
         goto done;
     }
     size_t n;
@@ -778,12 +792,19 @@ done:
     if (in)
         fclose(in);
     free(buf);
-    if (e == SR_OK && rename(tmp, dst) != 0)
-        e = sr_errorf(SR_ERR_IO, "rename %s: %s", tmp, strerror(errno));
+    if (e == SR_OK) {
+        if (replace) {
+            if (rename(tmp, dst) != 0)
+                e = sr_errorf(SR_ERR_IO, "rename %s: %s", tmp, strerror(errno));
+        } else if (link(tmp, dst) != 0) {
+            e = errno == EEXIST ? sr_errorf(SR_ERR_EXISTS, "%s exists", dst)
+                                : sr_errorf(SR_ERR_IO, "link %s: %s", dst, strerror(errno));
+        }
+    }
     if (e == SR_OK)
         e = sr_fsync_dir_of(dst);
-    if (e != SR_OK)
-        unlink(tmp);
+    if (fd >= 0 && (e != SR_OK || !replace))
+        unlink(tmp); /* failed, or linked: the temporary name goes */
     return e;
 }
 
@@ -804,7 +825,9 @@ sr_err srd_models_save(srd_models *ms, const char *name, const char *as, bool re
         return sr_errorf(SR_ERR_EXISTS, "model %s exists (replace it with --replace)", as);
     /* The source is only ever replaced by rename, so the copy is of one
      * whole version of it; the destination appears whole for the same reason. */
-    sr_err e = srd_models_copy_file(src, dst);
+    sr_err e = srd_models_copy_file(src, dst, replace);
+    if (e == SR_ERR_EXISTS)
+        e = sr_errorf(SR_ERR_EXISTS, "model %s exists (replace it with --replace)", as);
     if (e == SR_OK)
         srd_info("saved model %s as %s", name, as);
     return e;

@@ -39,19 +39,20 @@ typedef struct srd_taken {
     int index;
 } srd_taken;
 
-/* A lane's buffers, allocated on first use and kept. */
+/* A lane's buffers, grown to the largest batch it has scored and kept.
+ * `busy` is the scheduler's (under mu); the buffers are the lane holder's. */
 typedef struct srd_lane {
     bool busy;
-    bool ready;
-    sr_dnnl_ctx *ctx;       /* the product with the table */
-    int32_t *tracks;        /* [batch_max * L] the sessions' windows back to back */
-    uint8_t *skipped;       /* [batch_max * L] */
-    int64_t *offsets;       /* [batch_max + 1] */
-    float *q;               /* [batch_max, D] query vectors */
+    int rows;               /* sessions the buffers hold (0 = none yet) */
+    sr_dnnl_ctx *ctx;       /* the f32 product with the table */
+    int32_t *tracks;        /* [rows * L] the sessions' windows back to back */
+    uint8_t *skipped;       /* [rows * L] */
+    int64_t *offsets;       /* [rows + 1] */
+    float *q;               /* [rows, D] query vectors */
     uint32_t *qwork;        /* bf16 kernel scratch (sr_bf16_work_words) */
-    float *scores;          /* [batch_max, I] */
+    float *scores;          /* [rows, I] */
     uint8_t *mask;          /* [I] exclusions of the row being ranked; all 0 between rows */
-    srd_taken *taken;       /* [batch_max] */
+    srd_taken *taken;       /* [rows] */
 } srd_lane;
 
 struct srd_scorer {
@@ -110,6 +111,7 @@ sr_err srd_scorer_new(sr_model *nn, sr_dnnl_ctx *ctx, int lanes, int batch_max,
     return SR_OK;
 }
 
+/* Free the buffers (not `busy`: that is the scheduler's). */
 static void srd_lane_release(srd_lane *l)
 {
     sr_dnnl_ctx_free(&l->ctx);
@@ -121,7 +123,15 @@ static void srd_lane_release(srd_lane *l)
     free(l->scores);
     free(l->mask);
     free(l->taken);
-    memset(l, 0, sizeof *l);
+    l->tracks = NULL;
+    l->skipped = NULL;
+    l->offsets = NULL;
+    l->q = NULL;
+    l->qwork = NULL;
+    l->scores = NULL;
+    l->mask = NULL;
+    l->taken = NULL;
+    l->rows = 0;
 }
 
 void srd_scorer_free(srd_scorer **sp)
@@ -139,29 +149,38 @@ void srd_scorer_free(srd_scorer **sp)
     *sp = NULL;
 }
 
-static sr_err srd_lane_prepare(const srd_scorer *s, srd_lane *l)
+/* Buffers for passes of up to B sessions (grown in powers of two up to
+ * batch_max, so the memory follows the batches really scored). On failure
+ * the lane keeps no buffers. */
+static sr_err srd_lane_prepare(const srd_scorer *s, srd_lane *l, int B)
 {
-    if (l->ready)
+    if (l->rows >= B)
         return SR_OK;
-    size_t B = (size_t)s->batch_max, W = B * (size_t)s->L;
-    sr_err e = sr_dnnl_ctx_new(8, &l->ctx);
+    int rows = l->rows ? l->rows : 1;
+    while (rows < B)
+        rows *= 2;
+    if (rows > s->batch_max)
+        rows = s->batch_max;
+    srd_lane_release(l);
+    size_t R = (size_t)rows, W = R * (size_t)s->L;
+    sr_err e = s->bf16 ? SR_OK : sr_dnnl_ctx_new(8, &l->ctx);
     if (e != SR_OK)
         return e;
     l->tracks = malloc(sizeof(int32_t) * W);
     l->skipped = malloc(W);
-    l->offsets = malloc(sizeof(int64_t) * (B + 1));
-    l->q = malloc(sizeof(float) * B * (size_t)s->D);
-    l->qwork = malloc(sizeof(uint32_t) * (size_t)(s->D + 1) * B);
-    l->scores = malloc(sizeof(float) * B * (size_t)s->I);
+    l->offsets = malloc(sizeof(int64_t) * (R + 1));
+    l->q = malloc(sizeof(float) * R * (size_t)s->D);
+    l->qwork = malloc(sizeof(uint32_t) * R * (size_t)(s->D / 2 + 1));
+    l->scores = malloc(sizeof(float) * R * (size_t)s->I);
     l->mask = calloc((size_t)s->I, 1);
-    l->taken = malloc(sizeof(srd_taken) * B);
-    if (!l->tracks || !l->skipped || !l->offsets || !l->q || !l->qwork || !l->scores || !l->mask ||
-        !l->taken) {
+    l->taken = malloc(sizeof(srd_taken) * R);
+    if (!l->tracks || !l->skipped || !l->offsets || !l->q || !l->qwork || !l->scores ||
+        !l->mask || !l->taken) {
         srd_lane_release(l);
-        return sr_errorf(SR_ERR_NOMEM, "scorer: out of memory for a lane of %zu x %d scores", B,
+        return sr_errorf(SR_ERR_NOMEM, "scorer: out of memory for a lane of %zu x %d scores", R,
                          (int)s->I);
     }
-    l->ready = true;
+    l->rows = rows;
     return SR_OK;
 }
 
@@ -277,7 +296,7 @@ sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
         s->active++;
         pthread_mutex_unlock(&s->mu);
 
-        sr_err e = srd_lane_prepare(s, l);
+        sr_err e = srd_lane_prepare(s, l, B);
         int taken = 0;
         pthread_mutex_lock(&s->mu);
         if (e == SR_OK)
@@ -321,6 +340,10 @@ sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
         l->busy = false;
         s->active--;
         pthread_cond_broadcast(&s->cv);
+        /* a lane that could not be set up, with none of our sessions left
+         * to fail: wait for the lanes scoring them instead of retrying */
+        if (e != SR_OK && taken == 0 && me.done < me.n)
+            pthread_cond_wait(&s->cv, &s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     omp_set_num_threads(omp_prev);

@@ -65,8 +65,9 @@ typedef enum srd_scorer_precision {
 /* lanes: 1..64 scoring calls at once. batch_max: 1..256 sessions per pass,
  * capped at the model's batch size and so that a lane's [batch, I] score
  * buffer stays within SRD_SCORER_LANE_BYTES. Lane buffers are allocated on
- * first use. `ctx` is the context the forward runs in (borrowed, like the
- * model). */
+ * first use and grow (powers of two) with the batches really scored, so the
+ * memory follows the `batch` callers pass. `ctx` is the context the forward
+ * runs in (borrowed, like the model). */
 #define SRD_SCORER_LANE_BYTES (64u << 20)
 sr_err srd_scorer_new(sr_model *nn, sr_dnnl_ctx *ctx, int lanes, int batch_max,
                       srd_scorer_precision precision, srd_scorer **out);

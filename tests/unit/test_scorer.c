@@ -219,7 +219,9 @@ static void test_scorer_concurrent_calls_get_their_own_answers(void **state)
     srd_scorer_get_stats(sc, &st);
     assert_int_equal(st.sessions, NT * TS);
     assert_true(st.passes >= (NT * TS + 15) / 16 && st.passes <= NT * TS);
-    assert_true(st.max_batch >= 1 && st.max_batch <= 16);
+    /* a call of 3 sessions is queued at once and taken whole (a pass takes
+     * up to 16 consecutive queued sessions), so some pass had >= 3 */
+    assert_true(st.max_batch >= 3 && st.max_batch <= 16);
     srd_scorer_free(&sc);
     sr_model_free(&m);
     sr_model_free(&ref);

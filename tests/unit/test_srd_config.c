@@ -52,8 +52,8 @@ static void test_serving_keys_are_range_checked(void **state)
     expect_error_has(srd_config_set(&c, "max_sessions", "0", "t"), SR_ERR_ARG, "out of range");
     expect_error_has(srd_config_set(&c, "max_plays", "10001", "t"), SR_ERR_ARG,
                      "max_plays: 10001 is out of range [1, 10000]");
-    expect_error_has(srd_config_set(&c, "score_batch", "257", "t"), SR_ERR_ARG,
-                     "score_batch: 257 is out of range [1, 256]");
+    expect_error_has(srd_config_set(&c, "score_batch", "129", "t"), SR_ERR_ARG,
+                     "score_batch: 129 is out of range [1, 128]");
     expect_error_has(srd_config_set(&c, "score_threads", "-1", "t"), SR_ERR_ARG,
                      "score_threads: -1 is out of range [0, 64]");
     assert_int_equal(c.max_sessions, 1000); /* refused values change nothing */
