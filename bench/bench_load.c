@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -999,6 +1000,13 @@ static void *bl_thread_main(void *arg)
 static bool bl_check(const bl_ctx *c, char *desc, size_t desccap)
 {
     char why[256];
+    /* a missing ipc socket file cannot answer: say so now, not after 30 s */
+    struct stat st;
+    const char *ep = c->o->endpoint;
+    if (strncmp(ep, "ipc://", 6) == 0 && stat(ep + 6, &st) != 0 && errno == ENOENT) {
+        fprintf(stderr, "bench_load: %s does not exist (is seqrecd running?)\n", ep + 6);
+        return false;
+    }
     void *s = bl_socket_open(c, why, sizeof why);
     if (!s) {
         fprintf(stderr, "bench_load: %s\n", why);
@@ -1019,6 +1027,7 @@ static bool bl_check(const bl_ctx *c, char *desc, size_t desccap)
         fprintf(stderr, "bench_load: send: %s\n", zmq_strerror(zmq_errno()));
         goto done;
     }
+    /* the first request may load the model from disk */
     int timeout = c->o->timeout_ms < 30000 ? 30000 : c->o->timeout_ms;
     zmq_pollitem_t it = { .socket = s, .events = ZMQ_POLLIN };
     if (zmq_poll(&it, 1, timeout) <= 0 || zmq_msg_recv(&m, s, 0) < 0) {

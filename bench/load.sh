@@ -30,7 +30,8 @@
 #     commit, settings; the daemon's status reply after each start and at the
 #     end) and prints markdown tables.
 #
-# usage: bench/load.sh [OUT]        (default OUT: load-<date>.jsonl here)
+# usage: bench/load.sh [OUT]        (default OUT: load-<date>.jsonl here; a new file)
+#        bench/load.sh --table OUT  (the tables of an earlier run again)
 # Builds nothing: make build (Release) first. Settings (environment):
 #   BUILD=build  TRACKS=100000  SESSIONS=300000  STEPS=300  PRESET=paper
 #   QUERIES=10000  K=10  POINT_S=10  WARMUP_S=2  CLIENTS_LIST="1 4 16 64"
@@ -39,7 +40,7 @@
 #   TRAIN_RATE=2000  LONG_S=600  LONG_RATE=2000  SAMPLE_S=5
 #   DAEMON_ARGS=""  (extra seqrecd options, e.g. "--threads 4")  KEEP=0
 #   SEQRECD, SEQRECCTL, BENCH_LOAD (binaries; default under $BUILD)
-# A quick look (about 3 minutes after training):
+# A quick look (about 6 minutes in all; the data takes ~1.1 GB under /tmp):
 #   POINT_S=3 WARMUP_S=1 LONG_S=60 bench/load.sh /tmp/load-short.jsonl
 set -eu
 
@@ -70,6 +71,65 @@ BENCH_LOAD=${BENCH_LOAD:-$BUILD/bench/bench_load}
 OUT=${1:-load-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
+# table FILE: markdown tables of a results file
+table() {
+python3 - "$1" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+meta = [r for r in rows if r["bench"] == "load-meta"][-1]
+model = [r for r in rows if r["bench"] == "load-model"]
+print(f"{meta['date']}, {meta['cpu_model']} x {meta['cpus']} CPUs, L3 {meta['l3']}, "
+      f"kernel {meta['kernel']}, commit {meta['commit'][:12]}"
+      + (f" + {meta['dirty_files']} modified files" if meta["dirty_files"] else "")
+      + f", load1 at start {meta['load1']:.2f}")
+print(f"command: {meta['command']}  settings: {json.dumps(meta['settings'])}")
+if model:
+    m = model[-1]
+    print(f"model: {m['kind']} D {m['dim']}, {m['layers']} blocks, {m['heads']} heads, L {m['max_len']}, "
+          f"{m['head']} head, scoring {m['items']:,} tracks (dataset: {m['dataset_tracks']:,} tracks, "
+          f"{m['dataset_sessions']:,} sessions); trained {m['train_seconds']} s")
+print()
+print("| point | transport | training | clients | offered req/s | req/s | ok/s | sessions/s | 429 "
+      "| other err | lost | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | daemon CPU | client CPU | load1 |")
+print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+      "| ---: | ---: | ---: | ---: | ---: |")
+for r in rows:
+    if r["bench"] != "load":
+        continue
+    l = r["lat_us"]
+    d = r.get("daemon", {})
+    cpu = f"{100 * d['cpu_s'] / r['duration_s']:.0f}%" if d else ""
+    print(f"| {r['label']} | {r['transport']} | {'yes' if r['training'] else 'no'} | {r['clients']} "
+          f"| {r['rate']:.0f} | {r['req_per_s']:.0f} | {r['ok_per_s']:.0f} "
+          f"| {r['sessions_per_s']:.0f} | {r['busy']} "
+          f"| {r['errors'] - r['busy']} | {r['unanswered'] + r['send_fail']} "
+          f"| {l['p50'] / 1000:.2f} | {l['p90'] / 1000:.2f} | {l['p99'] / 1000:.2f} "
+          f"| {l['p999'] / 1000:.2f} | {l['max'] / 1000:.2f} | {cpu} "
+          f"| {100 * r['client_cpu_s'] / r['duration_s']:.0f}% | {r['load1_at_start']:.1f} |")
+for r in rows:
+    if r["bench"] == "load-failed":
+        print(f"| {r['label']} | {r['transport']} | failed: {r['stderr'][:120]} |")
+rss = [r for r in rows if r["bench"] == "load-rss"]
+if rss:
+    mid = rss[len(rss) // 2]
+    print()
+    print("| daemon memory during the long run | t (s) | VmRSS MiB | RssAnon MiB | RssFile MiB "
+          "| VmHWM MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in (("start", rss[0]), ("middle", mid), ("end", rss[-1])):
+        print(f"| {name} | {r['t_s']} | {r['rss_kib'] / 1024:.1f} | {r.get('anon_kib', 0) / 1024:.1f} "
+              f"| {r.get('file_kib', 0) / 1024:.1f} | {r['hwm_kib'] / 1024:.1f} |")
+EOF
+}
+
+if [ "${1:-}" = --table ]; then
+    table "${2:?usage: bench/load.sh --table FILE}"
+    exit 0
+fi
+if [ -s "$OUT" ]; then
+    echo "load.sh: $OUT exists: name a new results file" >&2
+    exit 2
+fi
 for b in "$SEQRECD" "$SEQRECCTL" "$BENCH_LOAD"; do
     [ -x "$b" ] || { echo "load.sh: $b not found: build first (make build)" >&2; exit 2; }
 done
@@ -198,7 +258,7 @@ ctl train load --model sasrec --preset "$PRESET" --max-steps "$STEPS" --set loss
     --name "$MODEL" --wait >/dev/null
 T1=$(date +%s)
 ctl --json models "$MODEL" >"$WORK/model.json"
-python3 - "$WORK/stats.json" "$WORK/model.json" $((T1 - T0)) >>"$OUT" <<'EOF'
+python3 - "$WORK/stats.json" "$WORK/model.json" $((T1 - T0)) "$TRACKS" >>"$OUT" <<'EOF'
 import json, sys
 st = json.load(open(sys.argv[1]))["stats"]
 m = json.load(open(sys.argv[2]))["models"][0]
@@ -208,8 +268,9 @@ out = {"bench": "load-model", "name": m["name"], "kind": m["kind"], "dataset_tra
        "layers": int(cfg["layers"]), "heads": int(cfg["heads"]), "max_len": int(cfg["max_len"]),
        "head": cfg["head"], "train_seconds": int(sys.argv[3])}
 print(json.dumps(out))
-if out["items"] < 95000:
-    print("load.sh: the model scores only %d tracks: raise SESSIONS" % out["items"], file=sys.stderr)
+if out["items"] < 0.95 * int(sys.argv[4]):
+    print("load.sh: the model scores only %d of %s tracks: raise SESSIONS" % (out["items"], sys.argv[4]),
+          file=sys.stderr)
 EOF
 python3 - "$WORK/data/load.csv" "$QUERIES" >"$WORK/sessions.txt" <<'EOF'
 import csv, sys
@@ -305,7 +366,8 @@ say "long run: $LONG_S s at $LONG_RATE req/s, memory every $SAMPLE_S s"
     t0=$(date +%s)
     while kill -0 "$DPID" 2>/dev/null; do
         awk -v t=$(($(date +%s) - t0)) '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 }
-            END { printf "{\"bench\":\"load-rss\",\"t_s\":%d,\"rss_kib\":%d,\"hwm_kib\":%d}\n", t, r, h }' \
+            /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 }
+            END { printf "{\"bench\":\"load-rss\",\"t_s\":%d,\"rss_kib\":%d,\"hwm_kib\":%d,\"anon_kib\":%d,\"file_kib\":%d}\n", t, r, h, a, f }' \
             "/proc/$DPID/status"
         sleep "$SAMPLE_S"
     done
@@ -320,50 +382,5 @@ cat "$WORK/rss.jsonl" >>"$OUT"
 daemon_status "after the long run"
 stop_daemon
 
-# ---- tables ---------------------------------------------------------------------
-python3 - "$OUT" <<'EOF'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-meta = [r for r in rows if r["bench"] == "load-meta"][-1]
-model = [r for r in rows if r["bench"] == "load-model"]
-print(f"{meta['date']}, {meta['cpu_model']} x {meta['cpus']} CPUs, L3 {meta['l3']}, "
-      f"kernel {meta['kernel']}, commit {meta['commit'][:12]}"
-      + (f" + {meta['dirty_files']} modified files" if meta["dirty_files"] else "")
-      + f", load1 at start {meta['load1']:.2f}")
-print(f"command: {meta['command']}  settings: {json.dumps(meta['settings'])}")
-if model:
-    m = model[-1]
-    print(f"model: {m['kind']} D {m['dim']}, {m['layers']} blocks, {m['heads']} heads, L {m['max_len']}, "
-          f"{m['head']} head, scoring {m['items']:,} tracks (dataset: {m['dataset_tracks']:,} tracks, "
-          f"{m['dataset_sessions']:,} sessions); trained {m['train_seconds']} s")
-print()
-print("| point | transport | training | clients | offered req/s | req/s | ok/s | sessions/s | 429 "
-      "| other err | lost | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | daemon CPU | client CPU |")
-print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-      "| ---: | ---: | ---: | ---: |")
-for r in rows:
-    if r["bench"] != "load":
-        continue
-    l = r["lat_us"]
-    d = r.get("daemon", {})
-    cpu = f"{100 * d['cpu_s'] / r['duration_s']:.0f}%" if d else ""
-    print(f"| {r['label']} | {r['transport']} | {'yes' if r['training'] else 'no'} | {r['clients']} "
-          f"| {r['rate']:.0f} | {r['req_per_s']:.0f} | {r['ok_per_s']:.0f} "
-          f"| {r['sessions_per_s']:.0f} | {r['busy']} "
-          f"| {r['errors'] - r['busy']} | {r['unanswered'] + r['send_fail']} "
-          f"| {l['p50'] / 1000:.2f} | {l['p90'] / 1000:.2f} | {l['p99'] / 1000:.2f} "
-          f"| {l['p999'] / 1000:.2f} | {l['max'] / 1000:.2f} | {cpu} "
-          f"| {100 * r['client_cpu_s'] / r['duration_s']:.0f}% |")
-for r in rows:
-    if r["bench"] == "load-failed":
-        print(f"| {r['label']} | {r['transport']} | failed: {r['stderr'][:120]} |")
-rss = [r for r in rows if r["bench"] == "load-rss"]
-if rss:
-    mid = rss[len(rss) // 2]
-    print()
-    print("| daemon memory during the long run | t (s) | VmRSS MiB | VmHWM MiB |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, r in (("start", rss[0]), ("middle", mid), ("end", rss[-1])):
-        print(f"| {name} | {r['t_s']} | {r['rss_kib'] / 1024:.1f} | {r['hwm_kib'] / 1024:.1f} |")
-EOF
+table "$OUT"
 say "results in $OUT"

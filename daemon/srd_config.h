@@ -25,11 +25,13 @@ typedef struct srd_config {
     char data_root[PATH_MAX];
     char state_dir[PATH_MAX];
     int64_t threads;            /* worker threads for long requests */
+    int64_t queue;              /* requests waiting for a worker; beyond: 429 */
     int64_t max_msg_bytes;      /* ZMQ_MAXMSGSIZE of the front end */
     int64_t max_synth_sessions; /* refuse larger synth requests (413) */
     int64_t ingest_threads;     /* files parsed in parallel per ingest; 0 = all cores */
     int64_t jobs;               /* training jobs running at once; more wait queued */
     int64_t train_threads;      /* OpenMP threads of one training job; 0 = all cores */
+    int64_t train_nice;         /* nice value of training threads (scoring runs first) */
     int64_t ckpt_every;         /* default checkpoint interval of training jobs, in steps */
     int64_t score_threads;      /* requests scoring one model at once; 0 = all cores */
     int64_t score_batch;        /* most sessions scored together (micro-batching) */

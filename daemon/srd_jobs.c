@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -414,6 +415,15 @@ static srd_job *srd_jobs_next_queued(srd_jobs *j)
 static void *srd_jobs_runner(void *arg)
 {
     srd_jobs *j = arg;
+    /* Training at a lower priority: on a machine that also answers
+     * recommendations, the scheduler then runs requests first. Linux keeps a
+     * nice value per thread (PRIO_PROCESS with who 0 is the calling thread,
+     * setpriority(2)) and the job's OpenMP threads, created from this one,
+     * inherit it. */
+    int nice_value = (int)j->ops->cfg->train_nice;
+    if (nice_value > 0 && setpriority(PRIO_PROCESS, 0, nice_value) != 0)
+        srd_warn("job runner: cannot lower its priority (nice %d): %s", nice_value,
+                 strerror(errno));
     pthread_mutex_lock(&j->lock);
     for (;;) {
         srd_job *job = NULL;

@@ -256,7 +256,7 @@ static void srd_ops_status(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     uint64_t loaded = 0, sessions = 0, passes = 0, max_batch = 0;
     if (ops->models)
         srd_models_scorer_stats(ops->models, &loaded, &sessions, &passes, &max_batch);
-    sr_proto_reply_ok_begin(&pk, req->id, 14);
+    sr_proto_reply_ok_begin(&pk, req->id, 15);
     sr_proto_pack_kv_str(&pk, "version", SEQREC_VERSION);
     sr_proto_pack_kv_u64(&pk, "jobs_queued", (uint64_t)queued);
     sr_proto_pack_kv_u64(&pk, "jobs_running", (uint64_t)running);
@@ -266,6 +266,7 @@ static void srd_ops_status(srd_ops *ops, const sr_proto_request *req, msgpack_sb
     sr_proto_pack_kv_u64(&pk, "datasets", srd_ops_count_datasets(ops));
     sr_proto_pack_kv_u64(&pk, "busy_workers", (uint64_t)atomic_load(&ops->busy_workers));
     sr_proto_pack_kv_u64(&pk, "workers", (uint64_t)ops->cfg->threads);
+    sr_proto_pack_kv_u64(&pk, "queued_requests", (uint64_t)atomic_load(&ops->queued_requests));
     sr_proto_pack_kv_str(&pk, "data_root", ops->data_root);
     sr_proto_pack_kv_str(&pk, "state_dir", ops->state_dir);
     /* counts and latencies (since start and the last minute), per op */
@@ -864,6 +865,7 @@ sr_err srd_ops_init(srd_ops *ops, const srd_config *cfg)
     atomic_init(&ops->requests, 0);
     atomic_init(&ops->errors, 0);
     atomic_init(&ops->busy_workers, 0);
+    atomic_init(&ops->queued_requests, 0);
     atomic_init(&ops->stopping, false);
     atomic_init(&ops->live.max_synth_sessions, cfg->max_synth_sessions);
     atomic_init(&ops->live.max_sessions, cfg->max_sessions);

@@ -41,6 +41,7 @@ typedef struct srd_ops {
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t errors;
     atomic_int busy_workers;
+    atomic_int queued_requests;  /* waiting for a worker (the front end's queue) */
     atomic_bool stopping;        /* long jobs poll it and give up (cancelled) */
     /* Names (datasets, synth outputs) a running job is writing: a second job
      * on the same name is refused with 409 instead of racing on one file. */

@@ -46,6 +46,9 @@ struct srd_server {
     srd_worker *workers;
     bool stopping;
     time_t notified_s;    /* CLOCK_MONOTONIC second of the last STATUS= */
+    /* requests waiting for a worker: a ring of pending_cap (config `queue`) */
+    struct srd_pending *pending;
+    int pending_cap, pending_head, n_pending;
 };
 
 typedef struct srd_frames {
@@ -60,6 +63,14 @@ static void srd_frames_close(srd_frames *f)
         zmq_msg_close(&f->m[i]);
     f->n = 0;
 }
+
+/* A request waiting for a worker: its frames (owned) and what an error
+ * reply needs. */
+typedef struct srd_pending {
+    srd_frames f;
+    int n_env;
+    uint64_t id;
+} srd_pending;
 
 /* Receive one whole multipart message. -1 on a socket error (EINTR etc). */
 static int srd_frames_recv(void *sock, srd_frames *f)
@@ -205,6 +216,59 @@ static void srd_front_error(srd_server *s, srd_frames *f, int n_env, uint64_t id
     srd_send_reply(s->front, f, n_env, reply->data, reply->size);
 }
 
+static srd_worker *srd_server_idle_worker(srd_server *s)
+{
+    for (int i = 0; i < s->n_workers; i++)
+        if (!s->workers[i].busy)
+            return &s->workers[i];
+    return NULL;
+}
+
+/* Hand a request's frames to idle worker w. The frames are forwarded as
+ * they are; the worker decodes the body again (cheap, bounded) rather than
+ * sharing a decoded struct across threads. Copies, so the envelope is still
+ * here if the hand-over fails. */
+static void srd_server_dispatch(srd_server *s, srd_worker *w, srd_frames *f, int n_env,
+                                uint64_t id, msgpack_sbuffer *reply)
+{
+    bool sent = true;
+    for (int k = 0; k < f->n && sent; k++) {
+        zmq_msg_t c;
+        zmq_msg_init(&c);
+        zmq_msg_copy(&c, &f->m[k]);
+        if (zmq_msg_send(&c, w->pipe, k + 1 < f->n ? ZMQ_SNDMORE : 0) < 0) {
+            zmq_msg_close(&c);
+            sent = false;
+        }
+    }
+    if (!sent) {
+        /* Cannot happen with one request in flight per worker (the pipe's
+         * high-water mark is far away); never leave a client unanswered. */
+        srd_log_set_request(id);
+        srd_front_error(s, f, n_env, id, SR_PROTO_CODE_INTERNAL,
+                        "could not hand the request to a worker", reply);
+        srd_log_set_request(0);
+        return;
+    }
+    w->busy = true;
+    atomic_fetch_add(&s->ops->busy_workers, 1);
+    srd_server_notify(s);
+}
+
+/* Answer every queued request with 429 (the daemon is stopping). */
+static void srd_server_drop_pending(srd_server *s, msgpack_sbuffer *reply)
+{
+    while (s->n_pending > 0) {
+        srd_pending *p = &s->pending[s->pending_head];
+        srd_front_error(s, &p->f, p->n_env, p->id, SR_PROTO_CODE_BUSY,
+                        "the daemon is shutting down", reply);
+        srd_frames_close(&p->f);
+        s->pending_head = (s->pending_head + 1) % s->pending_cap;
+        s->n_pending--;
+    }
+    atomic_store(&s->ops->queued_requests, 0);
+}
+
 static void srd_front_request(srd_server *s, msgpack_sbuffer *reply)
 {
     srd_frames f;
@@ -246,40 +310,26 @@ static void srd_front_request(srd_server *s, msgpack_sbuffer *reply)
         srd_log_set_request(0);
         goto done;
     }
-    for (int i = 0; i < s->n_workers; i++) {
-        srd_worker *w = &s->workers[i];
-        if (w->busy)
-            continue;
-        /* Forward the frames as they are; the worker decodes the body again
-         * (cheap, bounded) rather than sharing a decoded struct across threads.
-         * Copies, so the envelope is still here if the hand-over fails. */
-        bool sent = true;
-        for (int k = 0; k < f.n && sent; k++) {
-            zmq_msg_t c;
-            zmq_msg_init(&c);
-            zmq_msg_copy(&c, &f.m[k]);
-            if (zmq_msg_send(&c, w->pipe, k + 1 < f.n ? ZMQ_SNDMORE : 0) < 0) {
-                zmq_msg_close(&c);
-                sent = false;
-            }
-        }
-        if (!sent) {
-            /* Cannot happen with one request in flight per worker (the pipe's
-             * high-water mark is far away); never leave a client unanswered. */
-            srd_log_set_request(req.id);
-            srd_front_error(s, &f, n_env, req.id, SR_PROTO_CODE_INTERNAL,
-                            "could not hand the request to a worker", reply);
-            srd_log_set_request(0);
-            goto done;
-        }
-        w->busy = true;
-        atomic_fetch_add(&s->ops->busy_workers, 1);
-        srd_server_notify(s);
+    srd_worker *w = srd_server_idle_worker(s);
+    if (w) {
+        srd_server_dispatch(s, w, &f, n_env, req.id, reply);
+        goto done;
+    }
+    if (s->n_pending < s->pending_cap) {
+        /* every worker busy: wait in the bounded queue (the frames move in) */
+        srd_pending *p = &s->pending[(s->pending_head + s->n_pending) % s->pending_cap];
+        p->f = f;
+        p->n_env = n_env;
+        p->id = req.id;
+        s->n_pending++;
+        atomic_store(&s->ops->queued_requests, s->n_pending);
+        f.n = 0; /* owned by the queue now */
         goto done;
     }
     srd_log_set_request(req.id);
-    char msg[128];
-    snprintf(msg, sizeof msg, "all %d workers are busy; retry later", s->n_workers);
+    char msg[160];
+    snprintf(msg, sizeof msg, "all %d workers are busy and %d requests wait; retry later",
+             s->n_workers, s->n_pending);
     srd_front_error(s, &f, n_env, req.id, SR_PROTO_CODE_BUSY, msg, reply);
     srd_log_set_request(0);
 done:
@@ -287,7 +337,7 @@ done:
 }
 
 /* Forward a worker's reply to the client. */
-static void srd_front_worker_reply(srd_server *s, srd_worker *w)
+static void srd_front_worker_reply(srd_server *s, srd_worker *w, msgpack_sbuffer *reply)
 {
     for (;;) {
         zmq_msg_t m;
@@ -304,6 +354,14 @@ static void srd_front_worker_reply(srd_server *s, srd_worker *w)
     }
     w->busy = false;
     atomic_fetch_sub(&s->ops->busy_workers, 1);
+    if (s->n_pending > 0 && !s->stopping) {
+        srd_pending *p = &s->pending[s->pending_head];
+        s->pending_head = (s->pending_head + 1) % s->pending_cap;
+        s->n_pending--;
+        atomic_store(&s->ops->queued_requests, s->n_pending);
+        srd_server_dispatch(s, w, &p->f, p->n_env, p->id, reply);
+        srd_frames_close(&p->f);
+    }
     srd_server_notify(s);
 }
 
@@ -319,6 +377,8 @@ sr_err srd_server_run(srd_server *s)
         return sr_errorf(SR_ERR_NOMEM, "server: out of memory");
     }
     for (;;) {
+        if (s->stopping)
+            srd_server_drop_pending(s, &reply);
         if (s->stopping && srd_server_busy(s) == 0)
             break;
         items[0] = (zmq_pollitem_t){ .socket = s->front, .events = ZMQ_POLLIN };
@@ -343,7 +403,7 @@ sr_err srd_server_run(srd_server *s)
         }
         for (int i = 0; i < s->n_workers; i++)
             if (items[1 + i].revents & ZMQ_POLLIN)
-                srd_front_worker_reply(s, &s->workers[i]);
+                srd_front_worker_reply(s, &s->workers[i], &reply);
         if (items[0].revents & ZMQ_POLLIN)
             srd_front_request(s, &reply);
     }
@@ -365,6 +425,12 @@ sr_err srd_server_new(const srd_config *cfg, srd_ops *ops, int wake_fd, srd_serv
     s->ops = ops;
     s->wake_fd = wake_fd;
     s->n_workers = (int)cfg->threads;
+    s->pending_cap = (int)cfg->queue;
+    if (s->pending_cap > 0 && !(s->pending = calloc((size_t)s->pending_cap, sizeof *s->pending))) {
+        int cap = s->pending_cap;
+        free(s);
+        return sr_errorf(SR_ERR_NOMEM, "server: out of memory for a queue of %d", cap);
+    }
 
     /* Threads created here (ZeroMQ's I/O threads, our workers) inherit this
      * mask: SIGTERM/SIGINT then always run their handler on the main thread. */
@@ -432,8 +498,8 @@ done:
         srd_server_free(&s);
         return rc;
     }
-    srd_info("listening on %s with %d worker(s), max message %lld bytes", cfg->endpoint,
-             s->n_workers, (long long)cfg->max_msg_bytes);
+    srd_info("listening on %s with %d worker(s), a queue of %d, max message %lld bytes",
+             cfg->endpoint, s->n_workers, s->pending_cap, (long long)cfg->max_msg_bytes);
     *out = s;
     return SR_OK;
 }
@@ -443,6 +509,9 @@ void srd_server_free(srd_server **sp)
     srd_server *s = sp ? *sp : NULL;
     if (!s)
         return;
+    for (int i = 0; i < s->n_pending; i++)
+        srd_frames_close(&s->pending[(s->pending_head + i) % s->pending_cap].f);
+    free(s->pending);
     /* Workers are idle here (run() waits for them) or were never given work:
      * an empty frame makes each leave its loop. */
     for (int i = 0; s->workers && i < s->n_workers; i++) {

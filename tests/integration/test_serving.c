@@ -2,7 +2,8 @@
  * (default, save, drop), batch recommendations equal to single ones, the
  * request limits, scoring that keeps answering while a job trains, SIGTERM
  * with a job running (exit 0, the job checkpointed and resumed on restart),
- * status figures, and paths that leave the data root through a symlink. */
+ * status figures, paths that leave the data root through a symlink, and the
+ * bounded request queue. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -280,6 +281,50 @@ static void test_symlink_out_of_the_data_root_is_forbidden(void **state)
     assert_int_equal(sdt_ctl(out, sizeof out, "status", (char *)NULL), 0);
 }
 
+/* Every worker busy: one more request waits in the queue (and is answered
+ * later), the next gets 429 busy at once; the daemon keeps serving. */
+static void test_full_queue_answers_busy(void **state)
+{
+    (void)state;
+    char out[8192], v[64];
+    sdt_start_daemon("--threads", "1", "--queue", "1", "--log-level", "error", (char *)NULL);
+    pid_t slow = fork(), queued = -1;
+    assert_true(slow >= 0);
+    if (slow == 0) /* keeps the only worker busy for seconds */
+        _exit(sdt_ctl(out, sizeof out, "--timeout", "600", "synth", "--out", "big.csv",
+                      "--sessions", "300000", "--tracks", "1000", (char *)NULL));
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(sdt_ctl(out, sizeof out, "--json", "status", (char *)NULL), 0);
+        assert_true(sdt_json(out, "busy_workers", v, sizeof v));
+        if (atoi(v) == 1)
+            break;
+        sdt_sleep_ms(10);
+    }
+    assert_string_equal(v, "1");
+    queued = fork();
+    assert_true(queued >= 0);
+    if (queued == 0)
+        _exit(sdt_ctl(out, sizeof out, "--timeout", "600", "datasets", (char *)NULL));
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(sdt_ctl(out, sizeof out, "--json", "status", (char *)NULL), 0);
+        assert_true(sdt_json(out, "queued_requests", v, sizeof v));
+        if (atoi(v) == 1)
+            break;
+        sdt_sleep_ms(10);
+    }
+    assert_string_equal(v, "1");
+    /* the queue is full: refused at once (exit 1, an error reply) */
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "datasets", (char *)NULL), 1);
+    int st = 0;
+    assert_int_equal(waitpid(slow, &st, 0), slow);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(waitpid(queued, &st, 0), queued);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "status", (char *)NULL), 0);
+    assert_true(sdt_json(out, "queued_requests", v, sizeof v));
+    assert_string_equal(v, "0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +334,7 @@ int main(void)
                                         sdt_teardown),
         cmocka_unit_test_setup_teardown(test_symlink_out_of_the_data_root_is_forbidden,
                                         sdt_setup, sdt_teardown),
+        cmocka_unit_test_setup_teardown(test_full_queue_answers_busy, sdt_setup, sdt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
