@@ -93,9 +93,19 @@ size_t sr_bf16_table_bytes(const sr_bf16_table *t)
     return (size_t)t->blocks * (size_t)t->P * SR_BF16_ROWS * 2 * sizeof(uint16_t);
 }
 
+int sr_bf16_rows(int B)
+{
+    if (B < 1)
+        return 0;
+    int full = B / 16 * 16, rest = B - full, tile = 1;
+    while (tile < rest)
+        tile *= 2;
+    return full + (rest ? tile : 0);
+}
+
 size_t sr_bf16_work_words(const sr_bf16_table *t, int B)
 {
-    return (size_t)(B > 0 ? B : 0) * (size_t)t->P;
+    return (size_t)sr_bf16_rows(B) * (size_t)t->P;
 }
 
 /* ---- kernels: scores[j * ldc + i] for the NB queries qw[j * P + p] ---------- */
@@ -145,36 +155,56 @@ SR_BF16_PORTABLE_KERNEL(16)
 
 #ifdef SR_BF16_X86
 /* VDPBF16PS: acc[r] += t[r].lo * q.lo + t[r].hi * q.hi for the 16 rows. */
-#define SR_BF16_AVX512_KERNEL(NB)                                                             \
+/* VDPBF16PS: acc[r] += t[r].lo * q.lo + t[r].hi * q.hi for the 16 rows.
+ * With few queries one running sum per query would be a chain of dependent
+ * instructions (latency-bound, not bandwidth-bound): CH sums per query over
+ * interleaved dimension pairs, added at the end, keep CH chains in flight. */
+#define SR_BF16_AVX512_KERNEL(NB, CH)                                                         \
     __attribute__((target("avx512f,avx512bf16"))) static void sr_bf16_avx512_##NB(           \
         const sr_bf16_table *t, const uint32_t *qw, float *scores, int64_t ldc)               \
     {                                                                                         \
         const int P = t->P;                                                                   \
+        const int P_even = P / CH * CH;                                                       \
         for (int32_t blk = 0; blk < t->blocks; blk++) {                                       \
             const uint16_t *base = t->packed + (size_t)blk * (size_t)P * SR_BF16_ROWS * 2;    \
-            __m512 acc[NB];                                                                   \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NB; j++) acc[j] = _mm512_setzero_ps(); \
-            for (int p = 0; p < P; p++) {                                                     \
+            __m512 acc[NB * CH];                                                              \
+            _Pragma("GCC unroll 16") for (int j = 0; j < NB * CH; j++)                        \
+                acc[j] = _mm512_setzero_ps();                                                 \
+            for (int p = 0; p < P_even; p += CH) {                                            \
+                _Pragma("GCC unroll 4") for (int c = 0; c < CH; c++) {                        \
+                    __m512i tv = _mm512_load_si512((const void *)(base + (size_t)(p + c) * 32)); \
+                    _Pragma("GCC unroll 16") for (int j = 0; j < NB; j++) {                   \
+                        __m512i qv = _mm512_set1_epi32(                                       \
+                            (int)qw[(size_t)j * (size_t)P + (size_t)(p + c)]);                \
+                        acc[j * CH + c] =                                                     \
+                            _mm512_dpbf16_ps(acc[j * CH + c], (__m512bh)tv, (__m512bh)qv);    \
+                    }                                                                         \
+                }                                                                             \
+            }                                                                                 \
+            for (int p = P_even; p < P; p++) {                                                \
                 __m512i tv = _mm512_load_si512((const void *)(base + (size_t)p * 32));        \
                 _Pragma("GCC unroll 16") for (int j = 0; j < NB; j++) {                       \
                     __m512i qv = _mm512_set1_epi32((int)qw[(size_t)j * (size_t)P + (size_t)p]); \
-                    acc[j] = _mm512_dpbf16_ps(acc[j], (__m512bh)tv, (__m512bh)qv);            \
+                    acc[j * CH] = _mm512_dpbf16_ps(acc[j * CH], (__m512bh)tv, (__m512bh)qv);  \
                 }                                                                             \
             }                                                                                 \
             int32_t i0 = blk * SR_BF16_ROWS;                                                  \
             int rows = t->I - i0 < SR_BF16_ROWS ? (int)(t->I - i0) : SR_BF16_ROWS;            \
             __mmask16 keep = (__mmask16)((1u << rows) - 1u);                                  \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NB; j++)                             \
-                _mm512_mask_storeu_ps(scores + (size_t)j * (size_t)ldc + (size_t)i0, keep,    \
-                                      acc[j]);                                                \
+            _Pragma("GCC unroll 16") for (int j = 0; j < NB; j++) {                           \
+                __m512 sum = acc[j * CH];                                                     \
+                _Pragma("GCC unroll 4") for (int c = 1; c < CH; c++)                          \
+                    sum = _mm512_add_ps(sum, acc[j * CH + c]);                                \
+                _mm512_mask_storeu_ps(scores + (size_t)j * (size_t)ldc + (size_t)i0, keep, sum); \
+            }                                                                                 \
         }                                                                                     \
     }
 
-SR_BF16_AVX512_KERNEL(1)
-SR_BF16_AVX512_KERNEL(2)
-SR_BF16_AVX512_KERNEL(4)
-SR_BF16_AVX512_KERNEL(8)
-SR_BF16_AVX512_KERNEL(16)
+SR_BF16_AVX512_KERNEL(1, 4)
+SR_BF16_AVX512_KERNEL(2, 4)
+SR_BF16_AVX512_KERNEL(4, 2)
+SR_BF16_AVX512_KERNEL(8, 1)
+SR_BF16_AVX512_KERNEL(16, 1)
 #endif
 
 typedef void (*sr_bf16_kernel)(const sr_bf16_table *, const uint32_t *, float *, int64_t);
@@ -207,6 +237,7 @@ void sr_bf16_scores(const sr_bf16_table *t, const float *q, int B, float *scores
                     uint32_t *work)
 {
     const int P = t->P;
+    const int R = sr_bf16_rows(B);
     for (int b = 0; b < B; b++) {
         for (int p = 0; p < P; p++) {
             int d = 2 * p;
@@ -217,6 +248,8 @@ void sr_bf16_scores(const sr_bf16_table *t, const float *q, int B, float *scores
             work[(size_t)b * (size_t)P + (size_t)p] = (uint32_t)lo | ((uint32_t)hi << 16);
         }
     }
+    /* padding queries (zeros) so that the last tile is one pass over the table */
+    memset(work + (size_t)B * (size_t)P, 0, sizeof(uint32_t) * (size_t)(R - B) * (size_t)P);
     static const int tiles[] = { 16, 8, 4, 2, 1 };
     const sr_bf16_kernel portable[] = { sr_bf16_portable_16, sr_bf16_portable_8,
                                         sr_bf16_portable_4, sr_bf16_portable_2,
@@ -228,8 +261,9 @@ void sr_bf16_scores(const sr_bf16_table *t, const float *q, int B, float *scores
 #else
     const sr_bf16_kernel *k = portable;
 #endif
+    /* R is a multiple of 16 plus one power of two: at most one short tile */
     int b = 0;
     for (int ti = 0; ti < 5; ti++)
-        for (; B - b >= tiles[ti]; b += tiles[ti])
+        for (; R - b >= tiles[ti]; b += tiles[ti])
             k[ti](t, work + (size_t)b * (size_t)P, scores + (size_t)b * (size_t)ldc, ldc);
 }

@@ -48,12 +48,17 @@ size_t sr_bf16_table_bytes(const sr_bf16_table *t);
 
 /* scores[b * ldc + i] = bf16(q[b]) . bf16(table[i]) summed in f32, for
  * b < B and i < I.
- *   q: [B, D] f32 (rounded to bf16 here)   scores: [B, ldc], ldc >= I
+ *   q: [B, D] f32 (rounded to bf16 here)
+ *   scores: [sr_bf16_rows(B), ldc], ldc >= I: rows past B are scratch (the
+ *   kernel scores zero queries there rather than stream the table twice)
  * B >= 1. Single-threaded (the caller runs one per lane). Never fails and
  * never allocates: `work` is caller scratch of sr_bf16_work_words(t, B)
  * words (the queries' bf16 pairs). */
 void sr_bf16_scores(const sr_bf16_table *t, const float *q, int B, float *scores, int64_t ldc,
                     uint32_t *work);
+/* Score rows written for B queries: B rounded up to the kernel's tiles
+ * (16 per tile, and the last tile to 1, 2, 4, 8 or 16). */
+int sr_bf16_rows(int B);
 size_t sr_bf16_work_words(const sr_bf16_table *t, int B);
 
 /* "avx512_bf16" or "portable": the kernel sr_bf16_scores uses on this CPU. */

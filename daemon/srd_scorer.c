@@ -2,7 +2,9 @@
  * (srd_scorer.h).
  *
  * State under `mu`: a FIFO of calls that still have sessions nobody has
- * taken, the lanes in use, the counters. A call's bookkeeping (srd_call)
+ * taken, the lanes in use, the counters. Each call has its own condition
+ * variable: its owner is woken when its sessions are done, or to score when
+ * a lane frees and its call is the oldest with a waiting owner. A call's bookkeeping (srd_call)
  * lives on its caller's stack; the caller cannot return before every one of
  * its sessions is done, so a lane scoring them never sees it disappear.
  */
@@ -31,6 +33,8 @@ typedef struct srd_call {
     sr_err err;             /* first error of a pass that held one of ours */
     char msg[200];          /* its message (sr_errmsg is per thread) */
     struct srd_call *qnext; /* FIFO link while next < n */
+    pthread_cond_t cv;      /* its owner waits here: its sessions done, or a lane free */
+    bool waiting;           /* the owner is waiting on cv (not scoring) */
 } srd_call;
 
 /* One taken session: which call, which item. */
@@ -50,7 +54,7 @@ typedef struct srd_lane {
     int64_t *offsets;       /* [rows + 1] */
     float *q;               /* [rows, D] query vectors */
     uint32_t *qwork;        /* bf16 kernel scratch (sr_bf16_work_words) */
-    float *scores;          /* [rows, I] */
+    float *scores;          /* [rows, I] (bf16: [sr_bf16_rows(rows), I]) */
     uint8_t *mask;          /* [I] exclusions of the row being ranked; all 0 between rows */
     srd_taken *taken;       /* [rows] */
 } srd_lane;
@@ -66,7 +70,6 @@ struct srd_scorer {
     int batch_max;
     pthread_mutex_t fmu;    /* the model's arena: one forward at a time */
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* a pass finished */
     srd_call *head, *tail;  /* calls with sessions not yet taken */
     int active;             /* lanes scoring */
     srd_lane lane[SRD_SCORER_MAX_LANES];
@@ -106,7 +109,6 @@ sr_err srd_scorer_new(sr_model *nn, sr_dnnl_ctx *ctx, int lanes, int batch_max,
     }
     pthread_mutex_init(&s->fmu, NULL);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
     *out = s;
     return SR_OK;
 }
@@ -142,7 +144,6 @@ void srd_scorer_free(srd_scorer **sp)
     for (int i = 0; i < s->lanes; i++)
         srd_lane_release(&s->lane[i]);
     sr_bf16_table_free(&s->bf16);
-    pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->fmu);
     free(s);
@@ -170,8 +171,10 @@ static sr_err srd_lane_prepare(const srd_scorer *s, srd_lane *l, int B)
     l->skipped = malloc(W);
     l->offsets = malloc(sizeof(int64_t) * (R + 1));
     l->q = malloc(sizeof(float) * R * (size_t)s->D);
-    l->qwork = malloc(sizeof(uint32_t) * R * (size_t)(s->D / 2 + 1));
-    l->scores = malloc(sizeof(float) * R * (size_t)s->I);
+    /* the bf16 kernel pads the last tile of queries with scratch rows */
+    size_t score_rows = s->bf16 ? (size_t)sr_bf16_rows(rows) : R;
+    l->qwork = malloc(sizeof(uint32_t) * (s->bf16 ? sr_bf16_work_words(s->bf16, rows) : 1));
+    l->scores = malloc(sizeof(float) * score_rows * (size_t)s->I);
     l->mask = calloc((size_t)s->I, 1);
     l->taken = malloc(sizeof(srd_taken) * R);
     if (!l->tracks || !l->skipped || !l->offsets || !l->q || !l->qwork || !l->scores ||
@@ -261,6 +264,22 @@ static int srd_scorer_take(srd_scorer *s, srd_lane *l, int B)
     return n;
 }
 
+/* A lane is free: wake the owner of the oldest queued call that waits, to
+ * score (under mu). Owners that are scoring take more when their pass ends.
+ * Waking one thread, not all: on a few cores a herd of woken workers costs
+ * more than the pass. */
+static void srd_scorer_wake_combiner(srd_scorer *s)
+{
+    if (s->active >= s->lanes)
+        return;
+    for (srd_call *c = s->head; c; c = c->qnext) {
+        if (c->waiting) {
+            pthread_cond_signal(&c->cv);
+            return;
+        }
+    }
+}
+
 sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
 {
     if (n < 0 || (n > 0 && !items) || batch < 1)
@@ -272,7 +291,7 @@ sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
     if (n == 0)
         return SR_OK;
     int B = batch < s->batch_max ? batch : s->batch_max;
-    srd_call me = { items, n, 0, 0, SR_OK, "", NULL };
+    srd_call me = { items, n, 0, 0, SR_OK, "", NULL, PTHREAD_COND_INITIALIZER, false };
     /* One OpenMP thread per scoring call (this thread's setting only). */
     int omp_prev = omp_get_max_threads();
     omp_set_num_threads(1);
@@ -285,7 +304,9 @@ sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
     s->tail = &me;
     while (me.done < me.n) {
         if (s->active >= s->lanes || !s->head) {
-            pthread_cond_wait(&s->cv, &s->mu);
+            me.waiting = true;
+            pthread_cond_wait(&me.cv, &s->mu);
+            me.waiting = false;
             continue;
         }
         srd_lane *l = NULL;
@@ -330,6 +351,8 @@ sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
                 c->err = e;
                 snprintf(c->msg, sizeof c->msg, "%s", sr_errmsg());
             }
+            if (c->done == c->n && c->waiting)
+                pthread_cond_signal(&c->cv);
         }
         if (taken > 0 && e == SR_OK) {
             s->stats.sessions += (uint64_t)taken;
@@ -339,13 +362,17 @@ sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
         }
         l->busy = false;
         s->active--;
-        pthread_cond_broadcast(&s->cv);
+        srd_scorer_wake_combiner(s);
         /* a lane that could not be set up, with none of our sessions left
          * to fail: wait for the lanes scoring them instead of retrying */
-        if (e != SR_OK && taken == 0 && me.done < me.n)
-            pthread_cond_wait(&s->cv, &s->mu);
+        if (e != SR_OK && taken == 0 && me.done < me.n) {
+            me.waiting = true;
+            pthread_cond_wait(&me.cv, &s->mu);
+            me.waiting = false;
+        }
     }
     pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&me.cv);
     omp_set_num_threads(omp_prev);
     if (me.err != SR_OK)
         return sr_errorf(me.err, "scorer: %s", me.msg);

@@ -58,12 +58,13 @@ static void check_kernel(int portable)
         assert_int_equal(sr_bf16_table_new(table, I, D, &t), SR_OK);
         assert_int_equal(sr_bf16_table_bytes(t), (size_t)4 * ((D + 1) / 2) * 16 * 2 * 2);
         const int64_t ldc = I + 3;
-        float *scores = malloc(sizeof(float) * 37 * (size_t)ldc);
-        uint32_t work[37 * 32];
+        /* 48 rows: sr_bf16_rows(37) = 32 + 8 = 40, the rest must stay untouched */
+        float *scores = malloc(sizeof(float) * 48 * (size_t)ldc);
+        uint32_t work[48 * 32];
         assert_non_null(scores);
         for (int B = 1; B <= 37; B++) {
             assert_true(sr_bf16_work_words(t, B) <= sizeof work / sizeof work[0]);
-            for (int64_t k = 0; k < 37 * ldc; k++)
+            for (int64_t k = 0; k < 48 * ldc; k++)
                 scores[k] = -7.0f;
             sr_bf16_scores(t, q, B, scores, ldc, work);
             for (int b = 0; b < B; b++) {
@@ -80,7 +81,7 @@ static void check_kernel(int portable)
                 for (int64_t i = I; i < ldc; i++)
                     assert_true(scores[b * ldc + i] == -7.0f);
             }
-            for (int b = B; b < 37; b++)
+            for (int b = sr_bf16_rows(B); b < 48; b++)
                 assert_true(scores[b * ldc] == -7.0f);
         }
         free(scores);
@@ -105,6 +106,17 @@ static void test_bf16_cpu_kernel_matches_double_product(void **state)
     check_kernel(0);
 }
 
+/* Padded tiles: 16 per tile, the last rounded up to a power of two. */
+static void test_bf16_rows_pad_the_last_tile(void **state)
+{
+    (void)state;
+    const int want[][2] = { { 1, 1 }, { 2, 2 }, { 3, 4 }, { 5, 8 }, { 8, 8 }, { 9, 16 },
+                            { 16, 16 }, { 17, 17 }, { 19, 20 }, { 37, 40 }, { 48, 48 },
+                            { 127, 128 }, { 0, 0 } };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_int_equal(sr_bf16_rows(want[i][0]), want[i][1]);
+}
+
 static void test_bf16_refuses_empty_tables(void **state)
 {
     (void)state;
@@ -123,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_bf16_rounds_to_nearest_even),
         cmocka_unit_test(test_bf16_portable_kernel_matches_double_product),
         cmocka_unit_test(test_bf16_cpu_kernel_matches_double_product),
+        cmocka_unit_test(test_bf16_rows_pad_the_last_tile),
         cmocka_unit_test(test_bf16_refuses_empty_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -435,18 +435,20 @@ static void test_topk_matches_sorting_with_ties_nan_and_exclusions(void **state)
 
     sr_rng r;
     sr_rng_seed(&r, 42);
-    for (int trial = 0; trial < 200; trial++) {
-        int32_t n = 1 + (int32_t)sr_rng_below(&r, 40);
+    /* long lists too: sr_topk skips blocks of 16 that cannot enter the list */
+    for (int trial = 0; trial < 400; trial++) {
+        int32_t n = 1 + (int32_t)sr_rng_below(&r, trial < 200 ? 40 : 300);
         int k = 1 + (int)sr_rng_below(&r, 45);
-        float s[40];
-        uint8_t e[40];
+        float s[300];
+        uint8_t e[300];
+        int levels = trial < 200 ? 4 : 1 + (int)sr_rng_below(&r, 1000);
         for (int i = 0; i < n; i++) {
-            s[i] = (float)sr_rng_below(&r, 4);
-            if (sr_rng_below(&r, 10) == 0)
+            s[i] = (float)sr_rng_below(&r, (uint64_t)levels);
+            if (sr_rng_below(&r, trial % 3 ? 10 : 100) == 0)
                 s[i] = NAN;
             e[i] = sr_rng_below(&r, 4) == 0;
         }
-        int32_t want_items[40];
+        int32_t want_items[300];
         int m = naive_topk(s, n, trial % 2 ? e : NULL, k, want_items);
         assert_int_equal(sr_topk(s, n, trial % 2 ? e : NULL, k, items, sc), m);
         for (int i = 0; i < m; i++) {
