@@ -7,7 +7,8 @@
  * One JSON object per line:
  *   {"I":..,"D":..,"batch":..,"passes":..,"ms_per_pass":..,"sessions_per_s":..}
  *
- * usage: bench_scorer [I [seconds_per_point [bf16|f32]]]   (defaults 100000, 2, bf16)
+ * usage: bench_scorer [I [seconds_per_point [bf16|f32 [threads]]]]
+ *        (defaults 100000, 2, bf16, 1: OpenMP threads of the product and ranking)
  */
 #include <omp.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 {
     int32_t I = argc > 1 ? (int32_t)atol(argv[1]) : 100000;
     double secs = argc > 2 ? atof(argv[2]) : 2.0;
+    int threads = argc > 4 ? atoi(argv[4]) : 1;
     srd_scorer_precision prec =
         argc > 3 && strcmp(argv[3], "f32") == 0 ? SRD_SCORER_F32 : SRD_SCORER_BF16;
     sr_model_config mc = sr_model_config_paper(SR_MODEL_KIND_SASREC);
@@ -44,7 +46,7 @@ int main(int argc, char **argv)
     sr_dnnl_ctx *ctx = NULL;
     srd_scorer *sc = NULL;
     if (sr_model_new(&mc, BS_MAX, &m) != SR_OK || sr_dnnl_ctx_new(0, &ctx) != SR_OK ||
-        srd_scorer_new(m, ctx, 1, BS_MAX, prec, &sc) != SR_OK) {
+        srd_scorer_new(m, ctx, 1, threads, BS_MAX, prec, &sc) != SR_OK) {
         fprintf(stderr, "bench_scorer: %s\n", sr_errmsg());
         return 1;
     }
@@ -74,9 +76,9 @@ int main(int argc, char **argv)
             passes++;
             t1 = now_s();
         } while (t1 - t0 < secs);
-        printf("{\"precision\":\"%s\",\"I\":%d,\"D\":%d,\"batch\":%d,\"passes\":%d,\"ms_per_pass\":%.3f,"
+        printf("{\"precision\":\"%s\",\"threads\":%d,\"I\":%d,\"D\":%d,\"batch\":%d,\"passes\":%d,\"ms_per_pass\":%.3f,"
                "\"sessions_per_s\":%.0f}\n",
-               prec == SRD_SCORER_F32 ? "f32" : sr_bf16_kernel_name(), (int)I, mc.D, B, passes, 1e3 * (t1 - t0) / passes, B * passes / (t1 - t0));
+               prec == SRD_SCORER_F32 ? "f32" : sr_bf16_kernel_name(), threads, (int)I, mc.D, B, passes, 1e3 * (t1 - t0) / passes, B * passes / (t1 - t0));
         fflush(stdout);
     }
     srd_scorer_free(&sc);

@@ -4,6 +4,7 @@
 #include "sr_bf16.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +119,10 @@ static void sr_bf16_store(float *dst, const float *acc, int rows)
 
 #define SR_BF16_PORTABLE_KERNEL(NB)                                                           \
     static void sr_bf16_portable_##NB(const sr_bf16_table *t, const uint32_t *qw,             \
-                                      float *scores, int64_t ldc)                             \
+                                      float *scores, int64_t ldc, int32_t blk0, int32_t blk1) \
     {                                                                                         \
         const int P = t->P;                                                                   \
-        for (int32_t blk = 0; blk < t->blocks; blk++) {                                       \
+        for (int32_t blk = blk0; blk < blk1; blk++) {                                         \
             const uint16_t *base = t->packed + (size_t)blk * (size_t)P * SR_BF16_ROWS * 2;    \
             float acc[NB][SR_BF16_ROWS];                                                      \
             memset(acc, 0, sizeof acc);                                                       \
@@ -161,11 +162,12 @@ SR_BF16_PORTABLE_KERNEL(16)
  * interleaved dimension pairs, added at the end, keep CH chains in flight. */
 #define SR_BF16_AVX512_KERNEL(NB, CH)                                                         \
     __attribute__((target("avx512f,avx512bf16"))) static void sr_bf16_avx512_##NB(           \
-        const sr_bf16_table *t, const uint32_t *qw, float *scores, int64_t ldc)               \
+        const sr_bf16_table *t, const uint32_t *qw, float *scores, int64_t ldc, int32_t blk0,  \
+        int32_t blk1)                                                                         \
     {                                                                                         \
         const int P = t->P;                                                                   \
         const int P_even = P / CH * CH;                                                       \
-        for (int32_t blk = 0; blk < t->blocks; blk++) {                                       \
+        for (int32_t blk = blk0; blk < blk1; blk++) {                                         \
             const uint16_t *base = t->packed + (size_t)blk * (size_t)P * SR_BF16_ROWS * 2;    \
             __m512 acc[NB * CH];                                                              \
             _Pragma("GCC unroll 16") for (int j = 0; j < NB * CH; j++)                        \
@@ -207,7 +209,9 @@ SR_BF16_AVX512_KERNEL(8, 1)
 SR_BF16_AVX512_KERNEL(16, 1)
 #endif
 
-typedef void (*sr_bf16_kernel)(const sr_bf16_table *, const uint32_t *, float *, int64_t);
+/* Scores of the NB queries qw for table blocks [blk0, blk1). */
+typedef void (*sr_bf16_kernel)(const sr_bf16_table *, const uint32_t *, float *, int64_t, int32_t,
+                               int32_t);
 
 static atomic_int sr_bf16_portable_forced;
 
@@ -261,9 +265,21 @@ void sr_bf16_scores(const sr_bf16_table *t, const float *q, int B, float *scores
 #else
     const sr_bf16_kernel *k = portable;
 #endif
-    /* R is a multiple of 16 plus one power of two: at most one short tile */
-    int b = 0;
-    for (int ti = 0; ti < 5; ti++)
-        for (; R - b >= tiles[ti]; b += tiles[ti])
-            k[ti](t, work + (size_t)b * (size_t)P, scores + (size_t)b * (size_t)ldc, ldc);
+    /* The table in contiguous ranges of blocks, one per OpenMP thread (each
+     * score is computed the same way whatever the thread count). R is a
+     * multiple of 16 plus one power of two: at most one short tile. */
+    int nt = omp_get_max_threads();
+    if (nt > t->blocks)
+        nt = (int)t->blocks;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int th = omp_get_thread_num(), n_th = omp_get_num_threads();
+        int32_t blk0 = (int32_t)((int64_t)t->blocks * th / n_th);
+        int32_t blk1 = (int32_t)((int64_t)t->blocks * (th + 1) / n_th);
+        int b = 0;
+        for (int ti = 0; ti < 5; ti++)
+            for (; R - b >= tiles[ti]; b += tiles[ti])
+                k[ti](t, work + (size_t)b * (size_t)P, scores + (size_t)b * (size_t)ldc, ldc,
+                      blk0, blk1);
+    }
 }

@@ -51,7 +51,8 @@ size_t sr_bf16_table_bytes(const sr_bf16_table *t);
  *   q: [B, D] f32 (rounded to bf16 here)
  *   scores: [sr_bf16_rows(B), ldc], ldc >= I: rows past B are scratch (the
  *   kernel scores zero queries there rather than stream the table twice)
- * B >= 1. Single-threaded (the caller runs one per lane). Never fails and
+ * B >= 1. Runs on omp_get_max_threads() threads, each over its own range
+ * of the table (the same scores for every thread count). Never fails and
  * never allocates: `work` is caller scratch of sr_bf16_work_words(t, B)
  * words (the queries' bf16 pairs). */
 void sr_bf16_scores(const sr_bf16_table *t, const float *q, int B, float *scores, int64_t ldc,

@@ -33,7 +33,8 @@ typedef struct srd_config {
     int64_t train_threads;      /* OpenMP threads of one training job; 0 = all cores */
     int64_t train_nice;         /* nice value of training threads (scoring runs first) */
     int64_t ckpt_every;         /* default checkpoint interval of training jobs, in steps */
-    int64_t score_threads;      /* requests scoring one model at once; 0 = all cores */
+    int64_t score_lanes;        /* scoring threads of one model; 0 = all cores */
+    int64_t score_threads;      /* OpenMP threads of one scoring pass */
     int64_t score_batch;        /* most sessions scored together (micro-batching) */
     char score_precision[8];    /* "bf16" (default) or "f32": recommend's product with the table */
     int64_t max_sessions;       /* sessions in one recommend request (else 413) */

@@ -208,7 +208,7 @@ static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat
     if (e == SR_OK) {
         if (format.len == 5 && memcmp(format.ptr, "model", 5) == 0) {
             const srd_config *cfg = ms->ops->cfg;
-            int lanes = cfg->score_threads > 0 ? (int)cfg->score_threads : omp_get_num_procs();
+            int lanes = cfg->score_lanes > 0 ? (int)cfg->score_lanes : omp_get_num_procs();
             if (lanes > 64)
                 lanes = 64;
             e = sr_train_load_model(path, SRD_MODELS_SCORE_BATCH, &m->nn, NULL, NULL);
@@ -217,7 +217,8 @@ static sr_err srd_model_load(srd_models *ms, const char *name, const struct stat
             if (e == SR_OK)
                 /* the cap is the model's batch; each call passes the live
                  * score_batch, which a reload may raise or lower */
-                e = srd_scorer_new(m->nn, m->ctx, lanes, SRD_MODELS_SCORE_BATCH,
+                e = srd_scorer_new(m->nn, m->ctx, lanes, (int)cfg->score_threads,
+                                   SRD_MODELS_SCORE_BATCH,
                                    strcmp(cfg->score_precision, "f32") == 0 ? SRD_SCORER_F32
                                                                              : SRD_SCORER_BF16,
                                    &m->scorer);

@@ -1,23 +1,24 @@
 /* srd_scorer.h - recommend-time scoring of one neural model, micro-batched.
  *
  * Worker threads call srd_scorer_run at the same time, each with the
- * sessions of its request. A call queues its sessions; while fewer than
- * `lanes` calls are scoring, the caller becomes a scorer ("flat combining",
- * no scoring thread of its own): it takes up to `batch` queued sessions,
+ * sessions of its request, and wait. The sessions join one FIFO; each of
+ * `lanes` scoring threads takes up to `batch` queued sessions at a time,
  * oldest first and whoever they belong to, computes their query vectors
- * (the model's forward - serialised, as it runs in the model's arena),
- * scores them against the output table in one matrix product with its own
- * oneDNN context (lanes run in parallel: the table is read-only), picks the
- * top k of each and marks them done; it repeats until its own sessions are
- * done. A lone request is scored at once, alone; under load the sessions of
- * concurrent requests share one pass over the [I, D] table, which is what a
- * score costs (it is read from memory once per batch, not once per session).
+ * (the model's forward - serialised between lanes, as it runs in the
+ * model's arena), scores them against the output table in one product
+ * (lanes run in parallel: the table is read-only), picks the top k of each
+ * and wakes the callers whose sessions are all done. A lone request is
+ * scored at once, alone; under load the sessions of concurrent requests
+ * share one pass over the [I, D] table, which is what a score costs (the
+ * table is read from memory once per batch, not once per session).
  *
  * The product with the table is the kernel of core/sr_bf16.h on a bf16 copy
- * of the table (default), or oneDNN's f32 matmul.
- *
- * Every scoring call runs on one OpenMP thread: parallelism comes from the
- * lanes, i.e. from concurrent requests (sr_dnnl.h).
+ * of the table (default), or oneDNN's f32 matmul. A pass runs the forward
+ * on one OpenMP thread and the product and the ranking on `threads`. The
+ * daemon's default is one lane per core with one thread each: a pass that
+ * needs two cores waits for both, which on a busy machine (the front end,
+ * other requests, a training job) shows in the tail latency
+ * (docs/benchmarks.md, "Serving under load").
  *
  * Thread safety: srd_scorer_run may be called from any number of threads.
  * The model is borrowed: it must outlive the scorer and nobody else may use
@@ -62,14 +63,16 @@ typedef enum srd_scorer_precision {
     SRD_SCORER_F32
 } srd_scorer_precision;
 
-/* lanes: 1..64 scoring calls at once. batch_max: 1..256 sessions per pass,
+/* lanes: 1..64 scoring threads (started here, joined by srd_scorer_free).
+ * threads: 1..64 OpenMP threads of a pass's product with the table and
+ * ranking (the forward runs on one). batch_max: 1..256 sessions per pass,
  * capped at the model's batch size and so that a lane's [batch, I] score
  * buffer stays within SRD_SCORER_LANE_BYTES. Lane buffers are allocated on
  * first use and grow (powers of two) with the batches really scored, so the
  * memory follows the `batch` callers pass. `ctx` is the context the forward
  * runs in (borrowed, like the model). */
 #define SRD_SCORER_LANE_BYTES (64u << 20)
-sr_err srd_scorer_new(sr_model *nn, sr_dnnl_ctx *ctx, int lanes, int batch_max,
+sr_err srd_scorer_new(sr_model *nn, sr_dnnl_ctx *ctx, int lanes, int threads, int batch_max,
                       srd_scorer_precision precision, srd_scorer **out);
 void srd_scorer_free(srd_scorer **s); /* NULL-safe; no call may be running */
 

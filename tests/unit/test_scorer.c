@@ -129,7 +129,7 @@ static void test_scorer_one_call_matches_model_score(void **state)
         assert_int_equal(sr_dnnl_ctx_new(0, &ctx), SR_OK);
         assert_int_equal(sr_dnnl_ctx_new(0, &rctx), SR_OK);
         srd_scorer *sc = NULL;
-        assert_int_equal(srd_scorer_new(m, ctx, 2, 32, prec, &sc), SR_OK);
+        assert_int_equal(srd_scorer_new(m, ctx, 2, 2, 32, prec, &sc), SR_OK);
         sess ss[20];
         srd_score_item it[20];
         for (int i = 0; i < 20; i++) {
@@ -197,7 +197,7 @@ static void test_scorer_concurrent_calls_get_their_own_answers(void **state)
     assert_int_equal(sr_dnnl_ctx_new(0, &ctx), SR_OK);
     assert_int_equal(sr_dnnl_ctx_new(0, &rctx), SR_OK);
     srd_scorer *sc = NULL;
-    assert_int_equal(srd_scorer_new(m, ctx, 2, 16, SRD_SCORER_F32, &sc), SR_OK);
+    assert_int_equal(srd_scorer_new(m, ctx, 2, 2, 16, SRD_SCORER_F32, &sc), SR_OK);
     enum { NT = 8 };
     static worker_arg args[NT];
     pthread_t th[NT];
@@ -240,9 +240,9 @@ static void test_scorer_limits_and_refusals(void **state)
     assert_int_equal(sr_model_new(&mc, 4, &m), SR_OK);
     assert_int_equal(sr_dnnl_ctx_new(0, &ctx), SR_OK);
     srd_scorer *sc = NULL;
-    assert_int_equal(srd_scorer_new(m, ctx, 0, 4, SRD_SCORER_BF16, &sc), SR_ERR_ARG);
-    assert_int_equal(srd_scorer_new(m, ctx, 1, 0, SRD_SCORER_BF16, &sc), SR_ERR_ARG);
-    assert_int_equal(srd_scorer_new(m, ctx, 1, 4, SRD_SCORER_BF16, &sc), SR_OK);
+    assert_int_equal(srd_scorer_new(m, ctx, 0, 1, 4, SRD_SCORER_BF16, &sc), SR_ERR_ARG);
+    assert_int_equal(srd_scorer_new(m, ctx, 1, 1, 0, SRD_SCORER_BF16, &sc), SR_ERR_ARG);
+    assert_int_equal(srd_scorer_new(m, ctx, 1, 2, 4, SRD_SCORER_BF16, &sc), SR_OK);
     int32_t tracks[3] = { 1, 2, 3 };
     int32_t excl[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 8 }; /* 9 distinct */
     int32_t items[TK];

@@ -31,7 +31,8 @@ static void test_defaults_of_the_serving_keys(void **state)
     srd_config c;
     srd_config_default(&c);
     assert_int_equal(c.threads, 16);
-    assert_int_equal(c.score_threads, 0);
+    assert_int_equal(c.score_lanes, 0);
+    assert_int_equal(c.score_threads, 1);
     assert_int_equal(c.score_batch, 32);
     assert_int_equal(c.max_sessions, 256);
     assert_int_equal(c.max_plays, 10000);
@@ -54,8 +55,10 @@ static void test_serving_keys_are_range_checked(void **state)
                      "max_plays: 10001 is out of range [1, 10000]");
     expect_error_has(srd_config_set(&c, "score_batch", "129", "t"), SR_ERR_ARG,
                      "score_batch: 129 is out of range [1, 128]");
-    expect_error_has(srd_config_set(&c, "score_threads", "-1", "t"), SR_ERR_ARG,
-                     "score_threads: -1 is out of range [0, 64]");
+    expect_error_has(srd_config_set(&c, "score_threads", "0", "t"), SR_ERR_ARG,
+                     "score_threads: 0 is out of range [1, 64]");
+    expect_error_has(srd_config_set(&c, "score_lanes", "65", "t"), SR_ERR_ARG,
+                     "score_lanes: 65 is out of range [0, 64]");
     assert_int_equal(c.max_sessions, 1000); /* refused values change nothing */
 }
 
