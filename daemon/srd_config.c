@@ -61,7 +61,7 @@ static const srd_opt srd_opts[] = {
     SRD_OPT_INT("ckpt_every", ckpt_every, 1, INT64_C(1000000000), "200", "STEPS",
                 "checkpoint interval of training jobs unless a job sets its own"),
     SRD_OPT_INT("score_lanes", score_lanes, 0, 64, "0", "N",
-                "scoring threads of one model, each scoring a batch at a time (0 = all cores)"),
+                "requests scoring one model at once, each a batch at a time (0 = all cores)"),
     SRD_OPT_INT("score_threads", score_threads, 1, 64, "1", "N",
                 "OpenMP threads of one scoring pass's product and ranking"),
     SRD_OPT_INT("score_batch", score_batch, 1, 128, "32", "N",

@@ -1,11 +1,10 @@
-/* srd_scorer.c - micro-batched recommend scoring by lane threads
+/* srd_scorer.c - micro-batched recommend scoring by flat combining
  * (srd_scorer.h).
  *
  * State under `mu`: a FIFO of calls that still have sessions nobody has
- * taken, the stop flag, the counters. Each call has its own condition
- * variable: its owner is woken when its sessions are done (not every
- * waiter at each pass: on a few cores a herd of woken workers costs more
- * than the pass). A call's bookkeeping (srd_call)
+ * taken, the lanes in use, the counters. Each call has its own condition
+ * variable: its owner is woken when its sessions are done, or to score when
+ * a lane frees and its call is the oldest with a waiting owner. A call's bookkeeping (srd_call)
  * lives on its caller's stack; the caller cannot return before every one of
  * its sessions is done, so a lane scoring them never sees it disappear.
  */
@@ -29,13 +28,13 @@
 typedef struct srd_call {
     srd_score_item *items;
     int n;
-    int batch;              /* the caller's batch setting */
     int next;               /* first item nobody has taken */
     int done;               /* items finished */
     sr_err err;             /* first error of a pass that held one of ours */
     char msg[200];          /* its message (sr_errmsg is per thread) */
     struct srd_call *qnext; /* FIFO link while next < n */
-    pthread_cond_t cv;      /* its owner waits here until its sessions are done */
+    pthread_cond_t cv;      /* its owner waits here: its sessions done, or a lane free */
+    bool waiting;           /* the owner is waiting on cv (not scoring) */
 } srd_call;
 
 /* One taken session: which call, which item. */
@@ -44,12 +43,10 @@ typedef struct srd_taken {
     int index;
 } srd_taken;
 
-/* A lane: its thread and its buffers, grown to the largest batch it has
- * scored and kept (only its thread touches them). */
+/* A lane's buffers, grown to the largest batch it has scored and kept.
+ * `busy` is the scheduler's (under mu); the buffers are the lane holder's. */
 typedef struct srd_lane {
-    struct srd_scorer *s;
-    pthread_t thread;
-    bool started;
+    bool busy;
     int rows;               /* sessions the buffers hold (0 = none yet) */
     sr_dnnl_ctx *ctx;       /* the f32 product with the table */
     int32_t *tracks;        /* [rows * L] the sessions' windows back to back */
@@ -75,14 +72,11 @@ struct srd_scorer {
     int batch_max;
     pthread_mutex_t fmu;    /* the model's arena: one forward at a time */
     pthread_mutex_t mu;
-    pthread_cond_t work;    /* calls queued, or stop */
-    bool stop;
     srd_call *head, *tail;  /* calls with sessions not yet taken */
+    int active;             /* lanes scoring */
     srd_lane lane[SRD_SCORER_MAX_LANES];
     srd_scorer_stats stats;
 };
-
-static void *srd_lane_main(void *arg);
 
 sr_err srd_scorer_new(sr_model *nn, sr_dnnl_ctx *ctx, int lanes, int threads, int batch_max,
                       srd_scorer_precision precision, srd_scorer **out)
@@ -118,20 +112,11 @@ sr_err srd_scorer_new(sr_model *nn, sr_dnnl_ctx *ctx, int lanes, int threads, in
     }
     pthread_mutex_init(&s->fmu, NULL);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->work, NULL);
-    for (int i = 0; i < lanes; i++) {
-        s->lane[i].s = s;
-        if (pthread_create(&s->lane[i].thread, NULL, srd_lane_main, &s->lane[i]) != 0) {
-            srd_scorer_free(&s);
-            return sr_errorf(SR_ERR_INTERNAL, "scorer: cannot start lane thread %d", i);
-        }
-        s->lane[i].started = true;
-    }
     *out = s;
     return SR_OK;
 }
 
-/* Free the lane's buffers. */
+/* Free the buffers (not `busy`: that is the scheduler's). */
 static void srd_lane_release(srd_lane *l)
 {
     sr_dnnl_ctx_free(&l->ctx);
@@ -159,17 +144,9 @@ void srd_scorer_free(srd_scorer **sp)
     srd_scorer *s = sp ? *sp : NULL;
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->work);
-    pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < s->lanes; i++) {
-        if (s->lane[i].started)
-            pthread_join(s->lane[i].thread, NULL);
+    for (int i = 0; i < s->lanes; i++)
         srd_lane_release(&s->lane[i]);
-    }
     sr_bf16_table_free(&s->bf16);
-    pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->fmu);
     free(s);
@@ -296,80 +273,20 @@ static int srd_scorer_take(srd_scorer *s, srd_lane *l, int B)
     return n;
 }
 
-/* Mark the taken sessions done, with the pass's error (under mu); wake the
- * owners whose calls are complete. */
-static void srd_scorer_finish(srd_scorer *s, srd_lane *l, int taken, sr_err e)
+/* A lane is free: wake the owner of the oldest queued call that waits, to
+ * score (under mu). Owners that are scoring take more when their pass ends.
+ * Waking one thread, not all: on a few cores a herd of woken workers costs
+ * more than the pass. */
+static void srd_scorer_wake_combiner(srd_scorer *s)
 {
-    for (int i = 0; i < taken; i++) {
-        srd_call *c = l->taken[i].call;
-        c->done++;
-        if (e != SR_OK && c->err == SR_OK) {
-            c->err = e;
-            snprintf(c->msg, sizeof c->msg, "%s", sr_errmsg());
-        }
-        if (c->done == c->n)
+    if (s->active >= s->lanes)
+        return;
+    for (srd_call *c = s->head; c; c = c->qnext) {
+        if (c->waiting) {
             pthread_cond_signal(&c->cv);
-    }
-    if (taken > 0 && e == SR_OK) {
-        s->stats.sessions += (uint64_t)taken;
-        s->stats.passes++;
-        if ((uint64_t)taken > s->stats.max_batch)
-            s->stats.max_batch = (uint64_t)taken;
-    }
-}
-
-/* Fail the head call's untaken sessions with e (a lane could not be set
- * up, so rather than wait for one that may never come) (under mu). */
-static void srd_scorer_fail_head(srd_scorer *s, sr_err e)
-{
-    srd_call *c = s->head;
-    s->head = c->qnext;
-    if (!s->head)
-        s->tail = NULL;
-    if (c->err == SR_OK) {
-        c->err = e;
-        snprintf(c->msg, sizeof c->msg, "%s", sr_errmsg());
-    }
-    c->done += c->n - c->next;
-    c->next = c->n;
-    if (c->done == c->n)
-        pthread_cond_signal(&c->cv);
-}
-
-/* A lane's thread: take up to `batch` queued sessions (the oldest call's
- * setting), score them, mark them done; sleep while nothing is queued. One
- * thread per lane, so each lane's OpenMP threads stay the same team. */
-static void *srd_lane_main(void *arg)
-{
-    srd_lane *l = arg;
-    srd_scorer *s = l->s;
-    omp_set_num_threads(1); /* the forward; the product and ranking set their own */
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->stop && !s->head)
-            pthread_cond_wait(&s->work, &s->mu);
-        if (!s->head)
-            break; /* stopping, and nothing left */
-        int B = s->head->batch < s->batch_max ? s->head->batch : s->batch_max;
-        pthread_mutex_unlock(&s->mu);
-        sr_err e = srd_lane_prepare(s, l, B);
-        pthread_mutex_lock(&s->mu);
-        if (e != SR_OK) {
-            if (s->head)
-                srd_scorer_fail_head(s, e);
-            continue;
+            return;
         }
-        int taken = srd_scorer_take(s, l, B);
-        if (s->head) /* more than one pass queued: another lane may help */
-            pthread_cond_signal(&s->work);
-        pthread_mutex_unlock(&s->mu);
-        if (taken > 0)
-            e = srd_scorer_pass(s, l, taken);
-        pthread_mutex_lock(&s->mu);
-        srd_scorer_finish(s, l, taken, e);
     }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
 }
 
 sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
@@ -382,18 +299,91 @@ sr_err srd_scorer_run(srd_scorer *s, srd_score_item *items, int n, int batch)
                              "track outside [0, %d)", i, SR_PROTO_MAX_K, (int)s->I);
     if (n == 0)
         return SR_OK;
-    srd_call me = { items, n, batch, 0, 0, SR_OK, "", NULL, PTHREAD_COND_INITIALIZER };
+    int B = batch < s->batch_max ? batch : s->batch_max;
+    srd_call me = { items, n, 0, 0, SR_OK, "", NULL, PTHREAD_COND_INITIALIZER, false };
+    /* The forward on one OpenMP thread (this thread's setting only; the
+     * product and the ranking of a pass use s->threads). */
+    int omp_prev = omp_get_max_threads();
+    omp_set_num_threads(1);
+
     pthread_mutex_lock(&s->mu);
     if (s->tail)
         s->tail->qnext = &me;
     else
         s->head = &me;
     s->tail = &me;
-    pthread_cond_signal(&s->work);
-    while (me.done < me.n)
-        pthread_cond_wait(&me.cv, &s->mu);
+    while (me.done < me.n) {
+        if (s->active >= s->lanes || !s->head) {
+            me.waiting = true;
+            pthread_cond_wait(&me.cv, &s->mu);
+            me.waiting = false;
+            continue;
+        }
+        srd_lane *l = NULL;
+        for (int i = 0; i < s->lanes && !l; i++)
+            if (!s->lane[i].busy)
+                l = &s->lane[i];
+        l->busy = true;
+        s->active++;
+        pthread_mutex_unlock(&s->mu);
+
+        sr_err e = srd_lane_prepare(s, l, B);
+        int taken = 0;
+        pthread_mutex_lock(&s->mu);
+        if (e == SR_OK)
+            taken = srd_scorer_take(s, l, B);
+        pthread_mutex_unlock(&s->mu);
+        if (e == SR_OK && taken > 0)
+            e = srd_scorer_pass(s, l, taken);
+
+        pthread_mutex_lock(&s->mu);
+        if (e != SR_OK && taken == 0 && me.next < me.n) {
+            /* the lane could not be set up: fail our own untaken sessions
+             * rather than wait for a lane that may never come */
+            me.err = e;
+            snprintf(me.msg, sizeof me.msg, "%s", sr_errmsg());
+            me.done += me.n - me.next;
+            me.next = me.n;
+            for (srd_call **pp = &s->head; *pp; pp = &(*pp)->qnext) {
+                if (*pp == &me) {
+                    *pp = me.qnext;
+                    break;
+                }
+            }
+            s->tail = NULL;
+            for (srd_call *c = s->head; c; c = c->qnext)
+                s->tail = c;
+        }
+        for (int i = 0; i < taken; i++) {
+            srd_call *c = l->taken[i].call;
+            c->done++;
+            if (e != SR_OK && c->err == SR_OK) {
+                c->err = e;
+                snprintf(c->msg, sizeof c->msg, "%s", sr_errmsg());
+            }
+            if (c->done == c->n && c->waiting)
+                pthread_cond_signal(&c->cv);
+        }
+        if (taken > 0 && e == SR_OK) {
+            s->stats.sessions += (uint64_t)taken;
+            s->stats.passes++;
+            if ((uint64_t)taken > s->stats.max_batch)
+                s->stats.max_batch = (uint64_t)taken;
+        }
+        l->busy = false;
+        s->active--;
+        srd_scorer_wake_combiner(s);
+        /* a lane that could not be set up, with none of our sessions left
+         * to fail: wait for the lanes scoring them instead of retrying */
+        if (e != SR_OK && taken == 0 && me.done < me.n) {
+            me.waiting = true;
+            pthread_cond_wait(&me.cv, &s->mu);
+            me.waiting = false;
+        }
+    }
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&me.cv);
+    omp_set_num_threads(omp_prev);
     if (me.err != SR_OK)
         return sr_errorf(me.err, "scorer: %s", me.msg);
     return SR_OK;

@@ -1,24 +1,28 @@
 /* srd_scorer.h - recommend-time scoring of one neural model, micro-batched.
  *
  * Worker threads call srd_scorer_run at the same time, each with the
- * sessions of its request, and wait. The sessions join one FIFO; each of
- * `lanes` scoring threads takes up to `batch` queued sessions at a time,
+ * sessions of its request. A call queues its sessions; while fewer than
+ * `lanes` calls are scoring, the caller becomes a scorer ("flat combining",
+ * no scoring thread of its own): it takes up to `batch` queued sessions,
  * oldest first and whoever they belong to, computes their query vectors
- * (the model's forward - serialised between lanes, as it runs in the
- * model's arena), scores them against the output table in one product
- * (lanes run in parallel: the table is read-only), picks the top k of each
- * and wakes the callers whose sessions are all done. A lone request is
- * scored at once, alone; under load the sessions of concurrent requests
- * share one pass over the [I, D] table, which is what a score costs (the
- * table is read from memory once per batch, not once per session).
+ * (the model's forward - serialised, as it runs in the model's arena),
+ * scores them against the output table in one product (lanes run in
+ * parallel: the table is read-only), picks the top k of each and marks them
+ * done; it repeats until its own sessions are done. A lone request is
+ * scored at once, alone, on its own thread; under load the sessions of
+ * concurrent requests share one pass over the [I, D] table, which is what a
+ * score costs (it is read from memory once per batch, not once per session).
+ * (Dedicated lane threads were measured too: a hand-over to another thread
+ * cost 0.2-0.7 ms per request on the 2-core VM, with no gain under load -
+ * docs/benchmarks.md.)
  *
  * The product with the table is the kernel of core/sr_bf16.h on a bf16 copy
- * of the table (default), or oneDNN's f32 matmul. A pass runs the forward
- * on one OpenMP thread and the product and the ranking on `threads`. The
- * daemon's default is one lane per core with one thread each: a pass that
- * needs two cores waits for both, which on a busy machine (the front end,
- * other requests, a training job) shows in the tail latency
- * (docs/benchmarks.md, "Serving under load").
+ * of the table (default), or oneDNN's f32 matmul. A pass runs the forward on
+ * one OpenMP thread and the product and the ranking on `threads`. The
+ * daemon's default is one lane per core with one thread each: with more,
+ * every worker thread that scores keeps an OpenMP team of its own, and a
+ * pass that needs two cores waits for both, which on a busy machine shows
+ * in the tail latency.
  *
  * Thread safety: srd_scorer_run may be called from any number of threads.
  * The model is borrowed: it must outlive the scorer and nobody else may use
@@ -63,9 +67,8 @@ typedef enum srd_scorer_precision {
     SRD_SCORER_F32
 } srd_scorer_precision;
 
-/* lanes: 1..64 scoring threads (started here, joined by srd_scorer_free).
- * threads: 1..64 OpenMP threads of a pass's product with the table and
- * ranking (the forward runs on one). batch_max: 1..256 sessions per pass,
+/* lanes: 1..64 scoring calls at once. threads: 1..64 OpenMP threads of a
+ * pass's product with the table and ranking (the forward runs on one). batch_max: 1..256 sessions per pass,
  * capped at the model's batch size and so that a lane's [batch, I] score
  * buffer stays within SRD_SCORER_LANE_BYTES. Lane buffers are allocated on
  * first use and grow (powers of two) with the batches really scored, so the

@@ -4,6 +4,7 @@
 #include "sr_test.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "sr_bf16.h"
@@ -117,6 +118,47 @@ static void test_bf16_rows_pad_the_last_tile(void **state)
         assert_int_equal(sr_bf16_rows(want[i][0]), want[i][1]);
 }
 
+/* Each thread scores its own range of the table: the same bits for 1, 2
+ * and 3 threads, and for a table with fewer blocks than threads. */
+static void test_bf16_scores_are_the_same_for_every_thread_count(void **state)
+{
+    (void)state;
+    const int32_t sizes[2] = { 1000, 20 };
+    for (int si = 0; si < 2; si++) {
+        int32_t I = sizes[si];
+        const int D = 24, B = 5;
+        uint64_t x = 7;
+        float *table = malloc(sizeof(float) * (size_t)I * D);
+        float q[5 * 24];
+        assert_non_null(table);
+        for (int64_t i = 0; i < (int64_t)I * D; i++)
+            table[i] = frand(&x);
+        for (int i = 0; i < B * D; i++)
+            q[i] = frand(&x);
+        sr_bf16_table *t = NULL;
+        assert_int_equal(sr_bf16_table_new(table, I, D, &t), SR_OK);
+        float *one = malloc(sizeof(float) * 8 * (size_t)I);
+        float *many = malloc(sizeof(float) * 8 * (size_t)I);
+        uint32_t work[8 * 12];
+        assert_non_null(one);
+        assert_non_null(many);
+        int prev = omp_get_max_threads();
+        omp_set_num_threads(1);
+        sr_bf16_scores(t, q, B, one, I, work);
+        for (int th = 2; th <= 3; th++) {
+            omp_set_num_threads(th);
+            memset(many, 0, sizeof(float) * 8 * (size_t)I);
+            sr_bf16_scores(t, q, B, many, I, work);
+            assert_memory_equal(one, many, sizeof(float) * (size_t)B * (size_t)I);
+        }
+        omp_set_num_threads(prev);
+        free(one);
+        free(many);
+        free(table);
+        sr_bf16_table_free(&t);
+    }
+}
+
 static void test_bf16_refuses_empty_tables(void **state)
 {
     (void)state;
@@ -136,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_bf16_portable_kernel_matches_double_product),
         cmocka_unit_test(test_bf16_cpu_kernel_matches_double_product),
         cmocka_unit_test(test_bf16_rows_pad_the_last_tile),
+        cmocka_unit_test(test_bf16_scores_are_the_same_for_every_thread_count),
         cmocka_unit_test(test_bf16_refuses_empty_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
