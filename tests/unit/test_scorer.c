@@ -32,6 +32,31 @@ static sr_model_config small_config(int kind)
     return mc;
 }
 
+/* The model the scorer serves and a reference built from the same seed
+ * (so with the same parameters) that scores one session at a time. */
+typedef struct pair {
+    sr_model *m, *ref;
+    sr_dnnl_ctx *ctx, *rctx;
+} pair;
+
+static void pair_new(pair *p, int kind)
+{
+    sr_model_config mc = small_config(kind);
+    memset(p, 0, sizeof *p);
+    assert_int_equal(sr_model_new(&mc, 16, &p->m), SR_OK);
+    assert_int_equal(sr_model_new(&mc, 1, &p->ref), SR_OK);
+    assert_int_equal(sr_dnnl_ctx_new(0, &p->ctx), SR_OK);
+    assert_int_equal(sr_dnnl_ctx_new(0, &p->rctx), SR_OK);
+}
+
+static void pair_free(pair *p)
+{
+    sr_model_free(&p->m);
+    sr_model_free(&p->ref);
+    sr_dnnl_ctx_free(&p->ctx);
+    sr_dnnl_ctx_free(&p->rctx);
+}
+
 /* A session: lengths 1..2L (longer than the window too), some skips, and
  * exclusions of its skipped plays. */
 typedef struct sess {
@@ -121,15 +146,10 @@ static void test_scorer_one_call_matches_model_score(void **state)
     for (int kp = 0; kp < 4; kp++) {
         int kind = kp % 2;
         srd_scorer_precision prec = kp < 2 ? SRD_SCORER_F32 : SRD_SCORER_BF16;
-        sr_model_config mc = small_config(kind);
-        sr_model *m = NULL, *ref = NULL;
-        sr_dnnl_ctx *ctx = NULL, *rctx = NULL;
-        assert_int_equal(sr_model_new(&mc, 16, &m), SR_OK);
-        assert_int_equal(sr_model_new(&mc, 1, &ref), SR_OK);
-        assert_int_equal(sr_dnnl_ctx_new(0, &ctx), SR_OK);
-        assert_int_equal(sr_dnnl_ctx_new(0, &rctx), SR_OK);
+        pair p;
+        pair_new(&p, kind);
         srd_scorer *sc = NULL;
-        assert_int_equal(srd_scorer_new(m, ctx, 2, 2, 32, prec, &sc), SR_OK);
+        assert_int_equal(srd_scorer_new(p.m, p.ctx, 2, 2, 32, prec, &sc), SR_OK);
         sess ss[20];
         srd_score_item it[20];
         for (int i = 0; i < 20; i++) {
@@ -144,14 +164,11 @@ static void test_scorer_one_call_matches_model_score(void **state)
         assert_int_equal(st.max_batch, 8);
         for (int i = 0; i < 20; i++) {
             assert_int_equal(it[i].n_items, TK);
-            check_session(ref, rctx, &ss[i], prec);
+            check_session(p.ref, p.rctx, &ss[i], prec);
         }
         srd_scorer_free(&sc);
         assert_null(sc);
-        sr_model_free(&m);
-        sr_model_free(&ref);
-        sr_dnnl_ctx_free(&ctx);
-        sr_dnnl_ctx_free(&rctx);
+        pair_free(&p);
     }
 }
 
@@ -189,15 +206,10 @@ static void *worker(void *p)
 static void test_scorer_concurrent_calls_get_their_own_answers(void **state)
 {
     (void)state;
-    sr_model_config mc = small_config(0);
-    sr_model *m = NULL, *ref = NULL;
-    sr_dnnl_ctx *ctx = NULL, *rctx = NULL;
-    assert_int_equal(sr_model_new(&mc, 16, &m), SR_OK);
-    assert_int_equal(sr_model_new(&mc, 1, &ref), SR_OK);
-    assert_int_equal(sr_dnnl_ctx_new(0, &ctx), SR_OK);
-    assert_int_equal(sr_dnnl_ctx_new(0, &rctx), SR_OK);
+    pair p;
+    pair_new(&p, 0);
     srd_scorer *sc = NULL;
-    assert_int_equal(srd_scorer_new(m, ctx, 2, 2, 16, SRD_SCORER_F32, &sc), SR_OK);
+    assert_int_equal(srd_scorer_new(p.m, p.ctx, 2, 2, 16, SRD_SCORER_F32, &sc), SR_OK);
     enum { NT = 8 };
     static worker_arg args[NT];
     pthread_t th[NT];
@@ -213,7 +225,7 @@ static void test_scorer_concurrent_calls_get_their_own_answers(void **state)
     for (int t = 0; t < NT; t++) {
         assert_int_equal(args[t].rc, SR_OK);
         for (int i = 0; i < TS; i++)
-            check_session(ref, rctx, &args[t].ss[i], SRD_SCORER_F32);
+            check_session(p.ref, p.rctx, &args[t].ss[i], SRD_SCORER_F32);
     }
     srd_scorer_stats st;
     srd_scorer_get_stats(sc, &st);
@@ -223,10 +235,7 @@ static void test_scorer_concurrent_calls_get_their_own_answers(void **state)
      * up to 16 consecutive queued sessions), so some pass had >= 3 */
     assert_true(st.max_batch >= 3 && st.max_batch <= 16);
     srd_scorer_free(&sc);
-    sr_model_free(&m);
-    sr_model_free(&ref);
-    sr_dnnl_ctx_free(&ctx);
-    sr_dnnl_ctx_free(&rctx);
+    pair_free(&p);
 }
 
 /* Exclusions that leave fewer than k items; bad items refused whole. */
