@@ -392,6 +392,25 @@ static int ctl_parse_cancel(int argc, char **argv, ctl_args *a)
 /* models [list] [NAME] | load NAME | save NAME AS [--replace] | default [NAME]
  * | drop NAME. A first word that is no action is a NAME ("models NAME", the
  * form before actions existed); a model called "load" is "models list load". */
+/* datasets [list] | datasets drop NAME */
+static int ctl_parse_datasets(int argc, char **argv, ctl_args *a)
+{
+    sr_proto_datasets *d = &a->req.u.datasets;
+    if (argc <= 1 || strcmp(argv[1], "list") == 0) {
+        if (argc > 2)
+            return ctl_usage_error("datasets list: unexpected argument '%s'", argv[2]);
+        return 0;
+    }
+    if (strcmp(argv[1], "drop") != 0)
+        return ctl_usage_error("datasets: unknown action '%s' (list or drop)", argv[1]);
+    if (argc != 3 || argv[2][0] == '-')
+        return ctl_usage_error("datasets drop: expected one dataset NAME");
+    d->action = SR_PROTO_DATASETS_DROP;
+    d->name = ctl_pstr(argv[2]);
+    a->once = true; /* a resent drop would answer 404 */
+    return 0;
+}
+
 static int ctl_parse_models(int argc, char **argv, ctl_args *a)
 {
     static const char *const actions[] = { "list", "load", "save", "default", "drop", NULL };
@@ -946,8 +965,12 @@ static const ctl_cmd ctl_cmds[] = {
       false, CTL_FOREVER, ctl_parse_ingest, NULL },
     { "stats", SR_PROTO_OP_STATS, "NAME", "show a dataset's metadata and statistics", "", true,
       CTL_QUICK_TIMEOUT_S, ctl_parse_stats, NULL },
-    { "datasets", SR_PROTO_OP_DATASETS, "", "list datasets with their sizes", "", true,
-      CTL_QUICK_TIMEOUT_S, ctl_parse_none, NULL },
+    { "datasets", SR_PROTO_OP_DATASETS, "[list] | datasets drop NAME",
+      "list datasets with their sizes, or delete one",
+      "  list              the datasets with their sessions, plays and tracks (default)\n"
+      "  drop NAME         delete dataset NAME (refused while an ingest writes it or a\n"
+      "                    job trains on it); models trained on it can no longer load\n",
+      true, CTL_QUICK_TIMEOUT_S, ctl_parse_datasets, NULL },
     { "train", SR_PROTO_OP_TRAIN,
       "DATASET --model sasrec|bert4rec|pop|sr [--preset paper|fast] [--set KEY=VALUE]...\n"
       "                 [--max-steps N] [--epochs E] [--seed S] [--name MODEL] [--wait]",

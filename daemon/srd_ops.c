@@ -674,8 +674,61 @@ static int srd_ops_cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* datasets drop: delete <name>.store and its rejects file. Refused (409)
+ * while an ingest writes the dataset or a queued or running job trains on
+ * it. Models trained on it stay, but can no longer be loaded (their track
+ * ids live in the store). */
+static void srd_ops_datasets_drop(srd_ops *ops, const sr_proto_request *req,
+                                  msgpack_sbuffer *reply)
+{
+    char name[SRD_NAME_MAX], err[PATH_MAX + 128], key[SRD_NAME_MAX + 16];
+    char store[PATH_MAX], rejects[PATH_MAX + 32];
+    sr_proto_code code = srd_ops_name(req->u.datasets.name, name, err, sizeof err);
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        return;
+    }
+    snprintf(key, sizeof key, "dataset:%s", name);
+    if (!srd_ops_store_path(ops, name, store, sizeof store)) {
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_INVALID, "dataset name too long");
+        return;
+    }
+    if (ops->jobs && srd_jobs_dataset_busy(ops->jobs, name)) {
+        snprintf(err, sizeof err, "dataset '%s': a training job uses it; cancel it first", name);
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_CONFLICT, err);
+        return;
+    }
+    if (!srd_ops_claim(ops, key)) {
+        snprintf(err, sizeof err, "dataset '%s': another job is writing it", name);
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_CONFLICT, err);
+        return;
+    }
+    snprintf(rejects, sizeof rejects, "%s.rejects.tsv", store);
+    if (unlink(store) != 0) {
+        code = errno == ENOENT ? SR_PROTO_CODE_NOT_FOUND : SR_PROTO_CODE_INTERNAL;
+        snprintf(err, sizeof err, "dataset '%s': %s", name,
+                 errno == ENOENT ? "no such dataset" : strerror(errno));
+        srd_ops_release(ops, key);
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        return;
+    }
+    unlink(rejects); /* may not exist */
+    sr_err fe = sr_fsync_dir_of(store);
+    srd_ops_release(ops, key);
+    if (fe != SR_OK)
+        srd_warn("dataset %s dropped, but %s", name, sr_errmsg());
+    srd_info("dropped dataset %s", name);
+    msgpack_packer pk = srd_ops_packer(reply);
+    sr_proto_reply_ok_begin(&pk, req->id, 1);
+    sr_proto_pack_kv_str(&pk, "dropped", name);
+}
+
 static void srd_ops_datasets(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
 {
+    if (req->u.datasets.action == SR_PROTO_DATASETS_DROP) {
+        srd_ops_datasets_drop(ops, req, reply);
+        return;
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     DIR *d = opendir(ops->datasets_dir);

@@ -1157,6 +1157,24 @@ static sr_proto_code sr_rq_models(sr_rq *rq, sr_proto_models *m)
     return sr_rq_bool(rq, "replace", &m->replace, &present);
 }
 
+static const char *const sr_proto_datasets_actions[] = { "list", "drop", NULL };
+
+static sr_proto_code sr_rq_datasets(sr_rq *rq, sr_proto_datasets *d)
+{
+    sr_proto_code c;
+    sr_pstr action = { NULL, 0 };
+
+    if ((c = sr_rq_enum(rq, "action", sr_proto_datasets_actions, &action)))
+        return c;
+    d->action = sr_pstr_eq(action, "drop") ? SR_PROTO_DATASETS_DROP : SR_PROTO_DATASETS_LIST;
+    bool drop = d->action == SR_PROTO_DATASETS_DROP;
+    if (!drop && sr_mp_map_get(rq->doc, 0, "name") != NULL) {
+        sr_proto_msg(rq->err, rq->errcap, "field \"name\": only valid with action \"drop\"");
+        return SR_PROTO_CODE_BAD_REQUEST;
+    }
+    return sr_rq_name(rq, "name", drop, &d->name);
+}
+
 static sr_proto_code sr_rq_experiment(sr_rq *rq, sr_proto_experiment *x)
 {
     sr_proto_code c;
@@ -1345,8 +1363,10 @@ sr_proto_code sr_proto_request_decode(const void *buf, size_t len,
     case SR_PROTO_OP_EXPERIMENT:
         code = sr_rq_experiment(&rq, &req->u.experiment);
         break;
-    case SR_PROTO_OP_STATUS:
     case SR_PROTO_OP_DATASETS:
+        code = sr_rq_datasets(&rq, &req->u.datasets);
+        break;
+    case SR_PROTO_OP_STATUS:
     case SR_PROTO_OP_SHUTDOWN:
         break;
     }
@@ -1499,6 +1519,11 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
         n += (r->model.len != 0) + 1 + (!r->batch && r->sessions[0].has_skipped) + (r->k != 0) +
              (r->exclude.len != 0);
         break;
+    case SR_PROTO_OP_DATASETS:
+        if ((unsigned)req->u.datasets.action > SR_PROTO_DATASETS_DROP)
+            return -1;
+        n += (req->u.datasets.action != SR_PROTO_DATASETS_LIST) + (req->u.datasets.name.len != 0);
+        break;
     case SR_PROTO_OP_MODELS:
         if ((unsigned)m->action >= SR_PROTO_N_MODELS_ACTIONS)
             return -1;
@@ -1615,6 +1640,13 @@ int sr_proto_request_encode(const sr_proto_request *req, msgpack_sbuffer *out)
             rc |= sr_pk_kv_u64(&pk, "k", r->k);
         if (r->exclude.len != 0)
             rc |= sr_pk_kv_pstr(&pk, "exclude", r->exclude);
+        break;
+    case SR_PROTO_OP_DATASETS:
+        if (req->u.datasets.action != SR_PROTO_DATASETS_LIST)
+            rc |= sr_pk_cstr(&pk, "action") |
+                  sr_pk_cstr(&pk, sr_proto_datasets_actions[req->u.datasets.action]);
+        if (req->u.datasets.name.len != 0)
+            rc |= sr_pk_kv_pstr(&pk, "name", req->u.datasets.name);
         break;
     case SR_PROTO_OP_MODELS:
         if (m->action != SR_PROTO_MODELS_LIST)

@@ -284,6 +284,18 @@ typedef struct sr_proto_recommend {
     sr_pstr exclude;                    /* "skipped" | "played" | "none"; unset: "skipped" */
 } sr_proto_recommend;
 
+/* datasets: list the datasets, or drop one. */
+typedef enum sr_proto_datasets_action {
+    SR_PROTO_DATASETS_LIST = 0,         /* "list" (default) */
+    SR_PROTO_DATASETS_DROP              /* "drop": delete dataset `name` (its store and rejects) */
+} sr_proto_datasets_action;
+
+typedef struct sr_proto_datasets {
+    sr_proto_datasets_action action;    /* from the "action" str; absent = list */
+    sr_pstr name;                       /* drop: the dataset (required, 400 when missing);
+                                         * refused with list (400) */
+} sr_proto_datasets;
+
 /* models: list trained models, or act on one. */
 typedef enum sr_proto_models_action {
     SR_PROTO_MODELS_LIST = 0,           /* "list" (default): all models, or only `name` */
@@ -331,6 +343,7 @@ typedef struct sr_proto_request {
         sr_proto_evaluate evaluate;
         sr_proto_recommend recommend;
         sr_proto_models models;
+        sr_proto_datasets datasets;
         sr_proto_experiment experiment;
     } u;
 } sr_proto_request;

@@ -144,6 +144,13 @@ static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request 
         return fuzz_pstr_same(x->model, y->model) && x->k == y->k &&
                fuzz_pstr_same(x->exclude, y->exclude);
     }
+    case SR_PROTO_OP_DATASETS: {
+        const sr_proto_datasets *x = &a->u.datasets, *y = &b->u.datasets;
+        /* drop names its dataset, list never does */
+        if ((x->action == SR_PROTO_DATASETS_DROP) != (x->name.len > 0))
+            return false;
+        return x->action == y->action && fuzz_pstr_same(x->name, y->name);
+    }
     case SR_PROTO_OP_MODELS: {
         const sr_proto_models *x = &a->u.models, *y = &b->u.models;
         bool save = x->action == SR_PROTO_MODELS_SAVE;
@@ -162,7 +169,6 @@ static bool fuzz_request_same(const sr_proto_request *a, const sr_proto_request 
                fuzz_pstr_same(x->name, y->name);
     }
     case SR_PROTO_OP_STATUS:
-    case SR_PROTO_OP_DATASETS:
     case SR_PROTO_OP_SHUTDOWN:
         return true;
     }

@@ -190,6 +190,8 @@ SEEDS = {
     "ok_models_default_set": req("models", action="default", name="sasrec-1"),
     "ok_models_default_show": req("models", action="default"),
     "ok_models_drop": req("models", id=19, action="drop", name="old.v1"),
+    "ok_datasets_drop": req("datasets", id=20, action="drop", name="mssd-old"),
+    "ok_datasets_list_explicit": req("datasets", id=21, action="list"),
     "ok_experiment_min": req("experiment", spec="[experiment]\nseeds = 2\n[config pop]\nmodel = pop\n",
                              out="exp/q"),
     # a spec over 255 bytes (str16), every field, the spec as the daemon documents it
@@ -294,6 +296,9 @@ SEEDS = {
     "bad_400_models_action_uint": req("models", action=1),
     "bad_400_models_load_no_name": req("models", action="load"),
     "bad_400_models_drop_no_name": req("models", action="drop"),
+    "bad_400_datasets_drop_no_name": req("datasets", action="drop"),
+    "bad_400_datasets_list_with_name": req("datasets", name="d"),
+    "bad_422_datasets_action_purge": req("datasets", action="purge", name="d"),
     "bad_400_models_save_no_as": req("models", action="save", name="a"),
     "bad_400_models_as_with_load": req("models", action="load", name="a", **{"as": "b"}),
     "bad_400_models_replace_with_list": req("models", replace=False),

@@ -253,7 +253,26 @@ static void test_scoring_during_training_then_sigterm(void **state)
         sdt_sleep_ms(20);
     }
     assert_true(step1 > step0);
+    /* a dataset a job trains on cannot be dropped; once the job stops it can */
+    assert_int_equal(sdt_ctl(out, sizeof out, "datasets", "drop", "d", (char *)NULL), 1);
     assert_int_equal(sdt_ctl(out, sizeof out, "cancel", job, (char *)NULL), 0);
+    for (int i = 0; i < 3000; i++) { /* the job stops at its next progress report */
+        assert_int_equal(sdt_ctl(out, sizeof out, "--json", "jobs", job, (char *)NULL), 0);
+        assert_true(sdt_json(out, "state", v, sizeof v));
+        if (strcmp(v, "cancelled") == 0)
+            break;
+        sdt_sleep_ms(20);
+    }
+    assert_string_equal(v, "cancelled");
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "datasets", "drop", "d", (char *)NULL),
+                     0);
+    assert_true(sdt_json(out, "dropped", v, sizeof v));
+    assert_string_equal(v, "d");
+    assert_int_equal(sdt_ctl(out, sizeof out, "stats", "d", (char *)NULL), 1);
+    assert_int_equal(sdt_ctl(out, sizeof out, "datasets", "drop", "d", (char *)NULL), 1);
+    char store[700];
+    snprintf(store, sizeof store, "%s/datasets/d.store", sdt.state);
+    assert_false(sr_test_exists(store));
 }
 
 /* A path under the data root that is a symlink to outside it is refused

@@ -2859,6 +2859,44 @@ static void test_request_round_trip_models_actions(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* datasets: list (no fields, or "action": "list") and drop NAME; exact
+ * bytes of a drop; the name belongs to drop alone. */
+static void test_request_datasets_list_and_drop(void **state)
+{
+    (void)state;
+    sr_proto_request in, out;
+    msgpack_sbuffer sb;
+    memset(&in, 0, sizeof(in));
+    in.op = SR_PROTO_OP_DATASETS;
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.datasets.action, SR_PROTO_DATASETS_LIST);
+    assert_int_equal(out.u.datasets.name.len, 0);
+    msgpack_sbuffer_destroy(&sb);
+    /* {"v":1,"op":"datasets","action":"drop","name":"d"} */
+    in.u.datasets.action = SR_PROTO_DATASETS_DROP;
+    in.u.datasets.name = P("d");
+    round_trip(&in, &out, &sb);
+    assert_int_equal(out.u.datasets.action, SR_PROTO_DATASETS_DROP);
+    assert_pstr(out.u.datasets.name, "d");
+    static const uint8_t want[] = { 0x84, 0xa1, 'v', 0x01, 0xa2, 'o', 'p', 0xa8, 'd', 'a', 't',
+                                    'a', 's', 'e', 't', 's', 0xa6, 'a', 'c', 't', 'i', 'o', 'n',
+                                    0xa4, 'd', 'r', 'o', 'p', 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'd' };
+    assert_int_equal(sb.size, sizeof(want));
+    assert_memory_equal(sb.data, want, sizeof(want));
+    msgpack_sbuffer_destroy(&sb);
+
+    static const tfield DROP[] = { { "v", 'u', 1, 0, NULL }, { "op", 's', 0, 0, "datasets" },
+                                   { "action", 's', 0, 0, "drop" }, { "name", 's', 0, 0, "d" } };
+    EXPECT(DROP, NULL, NULL, 0, NULL);
+    EXPECT(DROP, "name", NULL, 400, "missing required field \"name\"");
+    tfield purge = { "action", 's', 0, 0, "purge" };
+    EXPECT(DROP, "action", &purge, 422, "expected one of \"list\", \"drop\"");
+    tfield dotdot = { "name", 's', 0, 0, ".." };
+    EXPECT(DROP, "name", &dotdot, 422, NULL);
+    /* a name with list (or no action) is refused, not ignored */
+    EXPECT(DROP, "action", NULL, 400, "field \"name\": only valid with action \"drop\"");
+}
+
 static void test_request_models_action_refusals(void **state)
 {
     (void)state;
@@ -3433,6 +3471,7 @@ int main(void)
         cmocka_unit_test(test_request_recommend_session_element_refusals),
         cmocka_unit_test(test_request_round_trip_models_actions),
         cmocka_unit_test(test_request_models_action_refusals),
+        cmocka_unit_test(test_request_datasets_list_and_drop),
         cmocka_unit_test(test_request_new_ops_values_out_of_range),
         cmocka_unit_test(test_request_new_ops_bad_enum_values),
         cmocka_unit_test(test_request_new_ops_bad_names),
