@@ -24,6 +24,7 @@
 #include "srd_auth.h"
 #include "srd_config.h"
 #include "srd_log.h"
+#include "srd_models.h"
 #include "srd_ops.h"
 #include "srd_server.h"
 
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
         goto done;
     }
     reload_started = true;
+    srd_models_preload(ops.models); /* the default model: warm before READY */
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s, %llu dataset(s)", cfg.endpoint,
                (unsigned long long)srd_ops_count_datasets(&ops));
     srd_info("ready");

@@ -739,6 +739,18 @@ static sr_err srd_models_write_default(srd_models *ms, const char *name)
     return e;
 }
 
+void srd_models_preload(srd_models *ms)
+{
+    char name[SR_PROTO_MAX_NAME_LEN + 1];
+    srd_models_default(ms, name, sizeof name);
+    if (name[0] == '\0')
+        return;
+    srd_model *m = NULL;
+    if (srd_models_get(ms, name, &m) != SR_OK)
+        srd_error("default model %s: %s", name, sr_errmsg());
+    srd_model_release(&m); /* the cache keeps it */
+}
+
 sr_err srd_models_set_default(srd_models *ms, const char *name)
 {
     if (!srd_models_name_ok(name))

@@ -52,6 +52,10 @@ sr_err srd_models_get(srd_models *ms, const char *name, srd_model **out);
 /* The default model's name into out[cap] ("" when none is set or the model
  * it named is gone). */
 void srd_models_default(srd_models *ms, char *out, size_t cap);
+/* Load the default model now (at start, so the first request does not
+ * wait for it). Nothing when no default is set; an error is logged and the
+ * daemon serves on (the model loads on first use, or says why not). */
+void srd_models_preload(srd_models *ms);
 /* Make `name` (an existing model) the default. */
 sr_err srd_models_set_default(srd_models *ms, const char *name);
 /* Snapshot model `name` as `as` (a copy of its file, written under a

@@ -91,6 +91,10 @@ static void test_models_default_save_drop_batch_and_limits(void **state)
     assert_int_equal(sdt_stop_daemon(SIGTERM), 0);
     sdt_start_daemon("--threads", "4", "--train-threads", "1", "--max-sessions", "4",
                      "--max-plays", "50", "--log-level", "warn", (char *)NULL);
+    /* the default model was loaded at start, before any request */
+    assert_int_equal(sdt_ctl(out, sizeof out, "--json", "status", (char *)NULL), 0);
+    assert_true(sdt_json(out, "models_loaded", v, sizeof v));
+    assert_string_equal(v, "1");
     assert_int_equal(sdt_ctl(out, sizeof out, "--json", "models", (char *)NULL), 0);
     assert_true(sdt_json(out, "default", v, sizeof v));
     assert_string_equal(v, "a");
