@@ -776,6 +776,9 @@ static sr_err srd_models_copy_file(const char *src, const char *dst, bool replac
     char *buf = malloc(1 << 20);
     FILE *in = buf ? fopen(src, "rb") : NULL;
     int fd = in ? mkstemp(tmp) : -1;
+    /* mkstemp makes 0600; model files are 0644 like the ones jobs write */
+    if (fd >= 0 && fchmod(fd, 0644) != 0)
+        srd_warn("chmod %s: %s", tmp, strerror(errno));
     FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!buf || !in || !out) {
         e = !buf ? sr_errorf(SR_ERR_NOMEM, "copy %s", src)
@@ -853,6 +856,9 @@ sr_err srd_models_drop(srd_models *ms, const char *name, bool *was_default)
         return sr_errorf(SR_ERR_ARG, "bad model name \"%s\"", name);
     char path[PATH_MAX + 80];
     srd_models_path(ms, name, path, sizeof path);
+    srd_model *gone[8] = { NULL }; /* cached copies, released after the lock (freeing a
+                                    * model takes a while); versions beyond 8 under it */
+    size_t n_gone = 0;
     pthread_mutex_lock(&ms->lock);
     sr_err e = SR_OK;
     if (unlink(path) != 0) {
@@ -862,7 +868,10 @@ sr_err srd_models_drop(srd_models *ms, const char *name, bool *was_default)
     }
     for (size_t i = 0; i < ms->n;) {
         if (strcmp(ms->cache[i]->name, name) == 0) {
-            srd_model_release(&ms->cache[i]); /* users holding it finish with it */
+            if (n_gone < SR_COUNTOF(gone))
+                gone[n_gone++] = ms->cache[i];
+            else
+                srd_model_release(&ms->cache[i]);
             ms->cache[i] = ms->cache[--ms->n];
         } else {
             i++;
@@ -876,6 +885,8 @@ sr_err srd_models_drop(srd_models *ms, const char *name, bool *was_default)
     }
 done:
     pthread_mutex_unlock(&ms->lock);
+    for (size_t i = 0; i < n_gone; i++)
+        srd_model_release(&gone[i]); /* requests holding it finish with it */
     if (e == SR_OK)
         srd_info("dropped model %s%s", name, *was_default ? " (it was the default)" : "");
     return e;

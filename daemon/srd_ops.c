@@ -130,7 +130,7 @@ static bool srd_ops_store_path(const srd_ops *ops, const char *name, char *out, 
 
 /* Claim `key` for a running job; false when another job holds it or the
  * table is full. */
-static bool srd_ops_claim(srd_ops *ops, const char *key)
+bool srd_ops_claim(srd_ops *ops, const char *key)
 {
     bool ok = false;
     pthread_mutex_lock(&ops->lock);
@@ -148,7 +148,7 @@ done:
     return ok;
 }
 
-static void srd_ops_release(srd_ops *ops, const char *key)
+void srd_ops_release(srd_ops *ops, const char *key)
 {
     pthread_mutex_lock(&ops->lock);
     for (int i = 0; i < SRD_OPS_MAX_BUSY; i++) {

@@ -89,6 +89,11 @@ void srd_ops_reply_error(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_p
 #define SRD_NAME_MAX 64 /* names: [A-Za-z0-9._-]{1,63}, not starting with '.' */
 
 msgpack_packer srd_ops_packer(msgpack_sbuffer *reply);
+/* Claim a name ("dataset:<name>", an output path) for the duration of an
+ * operation that must not overlap another on it; false when it is held
+ * (or the table of SRD_OPS_MAX_BUSY names is full). */
+bool srd_ops_claim(srd_ops *ops, const char *key);
+void srd_ops_release(srd_ops *ops, const char *key);
 /* An error reply for a core error: "<what>: <error name>: <message>". */
 void srd_ops_reply_sr_err(srd_ops *ops, msgpack_sbuffer *reply, uint64_t id, sr_err e,
                           const char *what);

@@ -102,7 +102,8 @@ static sr_err srd_baseline_text(const sr_proto_train *t, srd_job_kind kind, char
     return SR_OK;
 }
 
-void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+static void srd_ops_train_claimed(srd_ops *ops, const sr_proto_request *req,
+                                  msgpack_sbuffer *reply)
 {
     const sr_proto_train *t = &req->u.train;
     char dataset[SRD_NAME_MAX], model[SRD_NAME_MAX], err[256];
@@ -164,6 +165,27 @@ void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *r
     sr_proto_pack_kv_u64(&pk, "job", id);
     sr_proto_pack_kv_str(&pk, "model", model);
     sr_proto_pack_kv_str(&pk, "state", "queued");
+}
+
+/* The dataset's key is held from the existence check to the job's
+ * submission, so that `datasets drop` cannot delete it in between (and a
+ * dataset that an ingest is writing is not trained on half-written). */
+void srd_ops_train(srd_ops *ops, const sr_proto_request *req, msgpack_sbuffer *reply)
+{
+    char dataset[SRD_NAME_MAX], err[256], key[SRD_NAME_MAX + 16];
+    sr_proto_code code = srd_ops_name(req->u.train.dataset, dataset, err, sizeof err);
+    if (code != SR_PROTO_CODE_OK) {
+        srd_ops_reply_error(ops, reply, req->id, code, err);
+        return;
+    }
+    snprintf(key, sizeof key, "dataset:%s", dataset);
+    if (!srd_ops_claim(ops, key)) {
+        snprintf(err, sizeof err, "dataset '%s': being written or dropped; retry later", dataset);
+        srd_ops_reply_error(ops, reply, req->id, SR_PROTO_CODE_CONFLICT, err);
+        return;
+    }
+    srd_ops_train_claimed(ops, req, reply);
+    srd_ops_release(ops, key);
 }
 
 /* ---- jobs, cancel ------------------------------------------------------------------ */

@@ -260,8 +260,10 @@ static void srd_server_drop_pending(srd_server *s, msgpack_sbuffer *reply)
 {
     while (s->n_pending > 0) {
         srd_pending *p = &s->pending[s->pending_head];
+        srd_log_set_request(p->id);
         srd_front_error(s, &p->f, p->n_env, p->id, SR_PROTO_CODE_BUSY,
                         "the daemon is shutting down", reply);
+        srd_log_set_request(0);
         srd_frames_close(&p->f);
         s->pending_head = (s->pending_head + 1) % s->pending_cap;
         s->n_pending--;
@@ -354,7 +356,9 @@ static void srd_front_worker_reply(srd_server *s, srd_worker *w, msgpack_sbuffer
     }
     w->busy = false;
     atomic_fetch_sub(&s->ops->busy_workers, 1);
-    if (s->n_pending > 0 && !s->stopping) {
+    /* the oldest waiting request takes the worker (a failed hand-over has
+     * been answered with 500: try the next one) */
+    while (!w->busy && s->n_pending > 0 && !s->stopping) {
         srd_pending *p = &s->pending[s->pending_head];
         s->pending_head = (s->pending_head + 1) % s->pending_cap;
         s->n_pending--;
@@ -392,6 +396,7 @@ sr_err srd_server_run(srd_server *s)
             if (zmq_errno() == EINTR)
                 continue;
             rc = sr_errorf(SR_ERR_IO, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            srd_server_drop_pending(s, &reply); /* never leave a queued client unanswered */
             break;
         }
         srd_server_notify(s);

@@ -155,6 +155,10 @@ static void test_models_default_save_drop_batch_and_limits(void **state)
     assert_int_equal(sdt_ctl(out, sizeof out, "models", "save", "a", "snap", (char *)NULL), 1);
     assert_int_equal(sdt_ctl(out, sizeof out, "models", "save", "a", "snap", "--replace",
                              (char *)NULL), 0);
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/models/snap.model", sdt.state);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0644); /* like the models jobs write */
     assert_int_equal(sdt_ctl(out, sizeof out, "--json", "models", "load", "snap", (char *)NULL),
                      0);
     assert_true(sdt_json(out, "tracks", v, sizeof v));
