@@ -134,6 +134,32 @@ static bool srd_auth_line(const char *p, size_t n, srd_key_kind *kind,
     return false;
 }
 
+/* The lines of a key file's text, one key line at a time. */
+typedef struct srd_key_lines {
+    const char *path;   /* for messages */
+    const char *p, *end;
+    int line;           /* number of the line last read */
+} srd_key_lines;
+
+/* The next line: its kind and key (kind NONE for blank and comment lines).
+ * false at the end of the text, or for a malformed line, with *rc set
+ * naming path:line. */
+static bool srd_key_lines_next(srd_key_lines *it, srd_key_kind *kind,
+                               uint8_t key[SRD_AUTH_KEY_BYTES], sr_err *rc)
+{
+    if (it->p >= it->end)
+        return false;
+    const char *nl = memchr(it->p, '\n', (size_t)(it->end - it->p));
+    size_t n = nl ? (size_t)(nl - it->p) : (size_t)(it->end - it->p);
+    const char *why = "";
+    it->line++;
+    bool ok = srd_auth_line(it->p, n, kind, key, &why);
+    it->p = nl ? nl + 1 : it->end;
+    if (!ok)
+        *rc = sr_errorf(SR_ERR_FORMAT, "%s:%d: %s", it->path, it->line, why);
+    return ok;
+}
+
 /* Read a whole small text file. `secret`: refuse one that group or others
  * may access. *out is NUL-terminated; a NUL inside is an error. */
 static sr_err srd_auth_slurp(const char *path, size_t max, bool secret, char **out, size_t *len)
@@ -211,23 +237,16 @@ sr_err srd_auth_read_secret(const char *path, uint8_t pub[SRD_AUTH_KEY_BYTES],
     if (rc != SR_OK)
         return rc;
     bool have_pub = false, have_sec = false;
-    uint8_t file_pub[SRD_AUTH_KEY_BYTES];
-    int line = 0;
-    for (const char *p = text; p < text + len && rc == SR_OK;) {
-        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
-        line++;
-        srd_key_kind kind;
-        uint8_t key[SRD_AUTH_KEY_BYTES];
-        const char *why = "";
-        if (!srd_auth_line(p, n, &kind, key, &why)) {
-            rc = sr_errorf(SR_ERR_FORMAT, "%s:%d: %s", path, line, why);
-        } else if (kind == SRD_KEY_KIND_BARE) {
+    uint8_t file_pub[SRD_AUTH_KEY_BYTES], key[SRD_AUTH_KEY_BYTES];
+    srd_key_lines it = { path, text, text + len, 0 };
+    srd_key_kind kind;
+    while (rc == SR_OK && srd_key_lines_next(&it, &kind, key, &rc)) {
+        if (kind == SRD_KEY_KIND_BARE) {
             rc = sr_errorf(SR_ERR_FORMAT, "%s:%d: a bare key; a key file has \"secret = KEY\" "
-                           "(and \"public = KEY\") lines (seqrecctl keygen)", path, line);
+                           "(and \"public = KEY\") lines (seqrecctl keygen)", path, it.line);
         } else if ((kind == SRD_KEY_KIND_SECRET && have_sec) ||
                    (kind == SRD_KEY_KIND_PUBLIC && have_pub)) {
-            rc = sr_errorf(SR_ERR_FORMAT, "%s:%d: a second %s key", path, line,
+            rc = sr_errorf(SR_ERR_FORMAT, "%s:%d: a second %s key", path, it.line,
                            kind == SRD_KEY_KIND_SECRET ? "secret" : "public");
         } else if (kind == SRD_KEY_KIND_SECRET) {
             memcpy(sec, key, SRD_AUTH_KEY_BYTES);
@@ -236,9 +255,8 @@ sr_err srd_auth_read_secret(const char *path, uint8_t pub[SRD_AUTH_KEY_BYTES],
             memcpy(file_pub, key, SRD_AUTH_KEY_BYTES);
             have_pub = true;
         }
-        srd_auth_wipe(key, sizeof key);
-        p = nl ? nl + 1 : text + len;
     }
+    srd_auth_wipe(key, sizeof key);
     srd_auth_wipe(text, len);
     free(text);
     if (rc != SR_OK)
@@ -300,28 +318,21 @@ sr_err srd_auth_clients_read(const char *path, srd_auth_clients **out)
         goto done;
     }
     memcpy(c->path, path, plen + 1);
-    int line = 0;
-    for (const char *p = text; p < text + len && rc == SR_OK;) {
-        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
-        line++;
-        srd_key_kind kind;
-        uint8_t key[SRD_AUTH_KEY_BYTES];
-        const char *why = "";
-        if (!srd_auth_line(p, n, &kind, key, &why)) {
-            rc = sr_errorf(SR_ERR_FORMAT, "%s:%d: %s", path, line, why);
-        } else if (kind == SRD_KEY_KIND_SECRET) {
+    srd_key_lines it = { path, text, text + len, 0 };
+    srd_key_kind kind;
+    uint8_t key[SRD_AUTH_KEY_BYTES];
+    while (rc == SR_OK && srd_key_lines_next(&it, &kind, key, &rc)) {
+        if (kind == SRD_KEY_KIND_SECRET) {
             /* someone appended a whole key file: refuse, and say so loudly,
              * since that secret key is now exposed to whoever reads this */
             rc = sr_errorf(SR_ERR_FORMAT, "%s:%d: a secret key; list only public keys (append "
-                           "the client's FILE.pub, never the key file itself)", path, line);
+                           "the client's FILE.pub, never the key file itself)", path, it.line);
         } else if (kind != SRD_KEY_KIND_NONE) {
             SR_ASSERT(c->n < cap);
             memcpy(c->keys[c->n++], key, SRD_AUTH_KEY_BYTES);
         }
-        srd_auth_wipe(key, sizeof key);
-        p = nl ? nl + 1 : text + len;
     }
+    srd_auth_wipe(key, sizeof key);
     if (rc == SR_OK && c->n == 0)
         rc = sr_errorf(SR_ERR_EMPTY, "%s: no client public key (add the clients' .pub files: "
                        "cat client.key.pub >> %s)", path, path);
